@@ -1,0 +1,72 @@
+package component
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestMessageRoundTripKeepsUnknownFields(t *testing.T) {
+	in := `{"id":"m1","headers":{"a":"b"},"body":{"x":1},"passthrough":{"step_1":{"body":{}}},"url":"/hook","method":"POST"}`
+	var m Message
+	if err := json.Unmarshal([]byte(in), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ID != "m1" || m.Headers["a"] != "b" || string(m.Extra["url"]) != `"/hook"` {
+		t.Fatalf("decoded %+v", m)
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"body":{"x":1},"headers":{"a":"b"},"id":"m1","method":"POST","passthrough":{"step_1":{"body":{}}},"url":"/hook"}`
+	if string(out) != want {
+		t.Fatalf("encoded\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestMessageRejectsNonObjects(t *testing.T) {
+	for _, in := range []string{`null`, `[1]`, `"x"`, `{"headers":"nope"}`} {
+		var m Message
+		if err := json.Unmarshal([]byte(in), &m); err == nil {
+			t.Errorf("%s: want an error", in)
+		}
+	}
+}
+
+func TestEmptyMessageGetsDefaults(t *testing.T) {
+	var m Message
+	if err := json.Unmarshal([]byte(`{}`), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Headers == nil {
+		t.Fatal("headers must default to {}")
+	}
+	out, _ := json.Marshal(m)
+	if string(out) != `{"body":{},"headers":{}}` {
+		t.Fatalf("got %s", out)
+	}
+	obj, err := m.BodyObject()
+	if err != nil || len(obj) != 0 {
+		t.Fatalf("empty body: %v %v", obj, err)
+	}
+	m.Body = json.RawMessage(`[1]`)
+	if _, err := m.BodyObject(); err == nil {
+		t.Fatal("an array body must be refused")
+	}
+}
+
+func TestErrorPayload(t *testing.T) {
+	p := ErrorPayload(fmt.Errorf("calling api: %w", &InputError{Field: "id", Reason: "is required"}))
+	if p["name"] != "InvalidInput" || p["field"] != "id" || p["message"] != "calling api: invalid input: id: is required" {
+		t.Fatalf("got %v", p)
+	}
+	p = ErrorPayload(errors.New("plain"))
+	if p["name"] != "Error" || p["message"] != "plain" {
+		t.Fatalf("got %v", p)
+	}
+	if !IsRebound(fmt.Errorf("x: %w", Rebound(errors.New("503")))) || IsRebound(errors.New("x")) || Rebound(nil) != nil {
+		t.Fatal("rebound classification")
+	}
+}
