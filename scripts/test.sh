@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of the connector: vet, the generated-files check, and the unit and integration tests under
+# the race detector. Starts (and installs, as root) a RabbitMQ on 127.0.0.1 when none answers, and stops
+# what it started. Without root and without a broker it runs everything else and says which tests it skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+started=0
+cleanup() { if [ "$started" = 1 ]; then scripts/rabbitmq.sh stop >/dev/null || true; fi; }
+trap cleanup EXIT
+
+tags=integration
+if state=$(scripts/rabbitmq.sh start); then
+  [ "$state" = started ] && started=1
+  echo "== RabbitMQ on 127.0.0.1:5672: $state"
+else
+  tags=
+  echo "== SKIPPED: the integration tests (tag 'integration': the worker against RabbitMQ)."
+  echo "   No broker answers on 127.0.0.1:5672 and one could not be started (installing needs root)."
+fi
+export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
+
+echo "== go vet"
+go vet ${tags:+-tags $tags} ./...
+
+echo "== connector generate --check"
+go run ./cmd/connector generate --check
+
+echo "== go test -race ${tags:+-tags $tags}"
+go test -race -count=1 -timeout 30m ${tags:+-tags $tags} ./...
