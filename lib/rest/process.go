@@ -1,13 +1,137 @@
 package rest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/fitbitplus"
 )
 
-// Process runs the operation for one message. Placeholder until lib/rest is built.
+// MaxResponseSize bounds the response body read for one request.
+const MaxResponseSize = 32 << 20
+
+// Process runs the operation for one message:
+//   - the message body is validated (see the input rules in request.go); a
+//     violation is returned as a *component.InputError, with no API call;
+//   - the request is sent through ex.API.Client(ctx, ex.Cfg);
+//   - a 2xx answer is emitted as one data message whose body is the JSON:API
+//     document as returned ({} when the answer is empty);
+//   - a 4xx answer is returned as *fitbitplus.APIError (the runtime emits the
+//     error event); a credential that cannot get a token as
+//     *fitbitplus.CredentialError;
+//   - 429, 5xx and network failures that outlived the client's retries are
+//     returned wrapped in component.Rebound, so the platform retries later;
+//     except when a write (POST, PATCH) was answered 2xx and its answer was
+//     lost: repeating it could apply it twice, so that is a plain error.
 func (op *Operation) Process(ctx context.Context, ex *component.Exec) error {
-	return errors.New("not built yet")
+	input, err := ex.Msg.BodyObject()
+	if err != nil {
+		return err
+	}
+	p, err := op.prepare(input)
+	if err != nil {
+		return err
+	}
+	if ex.API == nil {
+		return fmt.Errorf("%s: no API client provider", op.ID)
+	}
+	client, err := ex.API.Client(ctx, ex.Cfg)
+	if err != nil {
+		return err
+	}
+	req, err := p.request(ctx, client.BaseURL())
+	if err != nil {
+		return err
+	}
+	log := ex.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return op.failure(err)
+	}
+	body, readErr := readBody(resp.Body, MaxResponseSize)
+	_ = resp.Body.Close()
+	log.DebugContext(ctx, "api call", "operation", op.ID, "method", op.Method, "status", resp.StatusCode,
+		"bytes", len(body), "duration", time.Since(start))
+	if readErr != nil {
+		if resp.StatusCode/100 == 2 && !idempotent(op.Method) {
+			return fmt.Errorf("%s: the write was answered %d but its answer was lost: %w", op.ID, resp.StatusCode, readErr)
+		}
+		return op.failure(readErr)
+	}
+	if resp.StatusCode/100 != 2 {
+		apiErr := fitbitplus.ParseAPIError(resp.StatusCode, resp.Header, body)
+		if apiErr.Transient() {
+			return component.Rebound(apiErr)
+		}
+		return apiErr
+	}
+	msg, err := DataMessage(body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op.ID, err)
+	}
+	return ex.Emit.Data(ctx, msg)
+}
+
+// failure classifies an error of the HTTP exchange.
+func (op *Operation) failure(err error) error {
+	var ce *fitbitplus.CredentialError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if fitbitplus.IsTransient(err) {
+		return component.Rebound(fmt.Errorf("%s: %w", op.ID, err))
+	}
+	return fmt.Errorf("%s: %w", op.ID, err)
+}
+
+// DataMessage makes the data message of a 2xx answer: body is the JSON:API
+// document as returned (compacted), {} when empty. A body that is not JSON is
+// an error.
+func DataMessage(body []byte) (*component.Message, error) {
+	out := []byte("{}")
+	if len(bytes.TrimSpace(body)) > 0 {
+		var buf bytes.Buffer
+		buf.Grow(len(body))
+		if err := json.Compact(&buf, body); err != nil {
+			return nil, fmt.Errorf("the answer is not JSON")
+		}
+		out = buf.Bytes()
+	}
+	return &component.Message{ID: uuid.NewString(), Headers: map[string]any{}, Body: out}, nil
+}
+
+// errTooLarge says the answer exceeded MaxResponseSize.
+var errTooLarge = fmt.Errorf("the answer is larger than %d MiB", MaxResponseSize>>20)
+
+func readBody(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
 }
