@@ -1,0 +1,353 @@
+package spec
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi2"
+	"github.com/getkin/kin-openapi/openapi2conv"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/oasdiff/yaml"
+)
+
+// Load parses, converts and validates an API description and returns its
+// model. data is Swagger 2.0 or OpenAPI 3.0, as JSON or YAML; $refs must be
+// internal.
+func Load(data []byte) (*Doc, error) {
+	jsonData, err := toJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		Swagger string `json:"swagger"`
+		OpenAPI string `json:"openapi"`
+	}
+	if err := json.Unmarshal(jsonData, &head); err != nil {
+		return nil, fmt.Errorf("parse spec: %w", err)
+	}
+	var (
+		doc   *openapi3.T
+		hints mediaHints
+	)
+	switch {
+	case head.Swagger == "2.0":
+		doc, hints, err = loadV2(jsonData)
+	case strings.HasPrefix(head.OpenAPI, "3.0."):
+		doc, hints, err = loadV3(data, jsonData)
+	case head.Swagger != "":
+		err = fmt.Errorf("swagger: version %q is not supported (want 2.0 or 3.0.x)", head.Swagger)
+	case head.OpenAPI != "":
+		err = fmt.Errorf("openapi: version %q is not supported (want 2.0 or 3.0.x)", head.OpenAPI)
+	default:
+		err = errors.New("not a Swagger 2.0 or OpenAPI 3.0 document: no swagger or openapi field")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("invalid spec: %w", err)
+	}
+	version := head.Swagger
+	if version == "" {
+		version = head.OpenAPI
+	}
+	return build(doc, version, hints)
+}
+
+// toJSON returns data as JSON, converting YAML.
+func toJSON(data []byte) ([]byte, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		return data, nil
+	}
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse spec: %w", err)
+	}
+	return j, nil
+}
+
+func loadV2(data []byte) (doc *openapi3.T, hints mediaHints, err error) {
+	var doc2 openapi2.T
+	if err := json.Unmarshal(data, &doc2); err != nil {
+		return nil, nil, fmt.Errorf("parse spec: %w", err)
+	}
+	defer func() { // openapi2conv panics on some malformed formData parameters
+		if r := recover(); r != nil {
+			doc, hints, err = nil, nil, fmt.Errorf("convert swagger 2.0: %v", r)
+		}
+	}()
+	doc, err = openapi2conv.ToV3(&doc2)
+	if err != nil {
+		return nil, nil, fmt.Errorf("convert swagger 2.0: %w", locateV2Error(&doc2, err))
+	}
+	return doc, v2Hints(&doc2), nil
+}
+
+// locateV2Error names the operation a Swagger 2.0 conversion error comes
+// from, by converting the operations one by one.
+func locateV2Error(doc2 *openapi2.T, err error) error {
+	for _, path := range slices.Sorted(maps.Keys(doc2.Paths)) {
+		item := doc2.Paths[path]
+		ops := item.Operations()
+		for _, method := range slices.Sorted(maps.Keys(ops)) {
+			if _, opErr := openapi2conv.ToV3Operation(&openapi3.Components{}, item, ops[method], doc2.Consumes); opErr != nil {
+				return fmt.Errorf("%s: %w", where(path, method), opErr)
+			}
+		}
+	}
+	return err
+}
+
+func loadV3(data, jsonData []byte) (*openapi3.T, mediaHints, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(jsonData)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load openapi 3: %w", err)
+	}
+	hints, err := v3Hints(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return doc, hints, nil
+}
+
+func where(path, method string) string {
+	return "paths." + path + "." + strings.ToLower(method)
+}
+
+func build(doc *openapi3.T, version string, hints mediaHints) (*Doc, error) {
+	d := &Doc{SpecVersion: version}
+	if doc.Info != nil {
+		d.Title, d.Description, d.Version = doc.Info.Title, doc.Info.Description, doc.Info.Version
+	}
+	d.Servers = serverURLs(doc.Servers)
+	if doc.Components != nil {
+		for _, s := range doc.Components.SecuritySchemes {
+			if s.Value != nil && s.Value.Type == "oauth2" {
+				d.OAuth2 = true
+			}
+		}
+	}
+	byID := map[string]*Operation{}
+	if doc.Paths != nil {
+		paths := doc.Paths.Map()
+		for _, path := range slices.Sorted(maps.Keys(paths)) {
+			item := paths[path]
+			ops := item.Operations()
+			for _, method := range slices.Sorted(maps.Keys(ops)) {
+				op, err := buildOperation(doc, path, method, item, ops[method], version == "2.0", hints)
+				if err != nil {
+					return nil, err
+				}
+				if other, ok := byID[op.ID]; ok {
+					return nil, fmt.Errorf("%s: operation id %q is also the id of %s", op.Where(), op.ID, other.Where())
+				}
+				byID[op.ID] = op
+				d.Operations = append(d.Operations, op)
+			}
+		}
+	}
+	slices.SortFunc(d.Operations, func(a, b *Operation) int { return strings.Compare(a.ID, b.ID) })
+	return d, nil
+}
+
+func buildOperation(doc *openapi3.T, path, method string, item *openapi3.PathItem, o *openapi3.Operation, v2 bool, hints mediaHints) (*Operation, error) {
+	op := &Operation{
+		ID:          o.OperationID,
+		Method:      method,
+		Path:        path,
+		Summary:     o.Summary,
+		Description: o.Description,
+		Deprecated:  o.Deprecated,
+	}
+	if op.ID == "" {
+		op.ID, op.IDDerived = DeriveID(method, path), true
+	}
+	params, err := mergeParams(item.Parameters, o.Parameters, v2)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op.Where(), err)
+	}
+	op.Params = params
+
+	security := doc.Security
+	if o.Security != nil {
+		security = *o.Security
+	}
+	for _, req := range security {
+		if len(req) > 0 {
+			op.Secured = true
+		}
+	}
+
+	if rb := o.RequestBody; rb != nil && rb.Value != nil {
+		mediaTypes := hints.body(path, method, rb.Value.Content)
+		op.Body = &Body{
+			Description: rb.Value.Description,
+			Required:    rb.Value.Required,
+			MediaTypes:  mediaTypes,
+			Schema:      firstSchema(rb.Value.Content, mediaTypes),
+		}
+	}
+	op.Response = successResponse(path, method, o.Responses, hints)
+	return op, nil
+}
+
+// mergeParams joins path-level and operation parameters by (name, in); an
+// operation parameter replaces the path-level one in place.
+func mergeParams(pathLevel, opLevel openapi3.Parameters, v2 bool) ([]*Param, error) {
+	var out []*Param
+	index := map[string]int{}
+	for _, refs := range []openapi3.Parameters{pathLevel, opLevel} {
+		for _, ref := range refs {
+			if ref == nil || ref.Value == nil {
+				return nil, errors.New("parameter: unresolved reference")
+			}
+			p, err := newParam(ref.Value, v2)
+			if err != nil {
+				return nil, fmt.Errorf("parameter %q: %w", ref.Value.Name, err)
+			}
+			key := p.In + " " + p.Name
+			if i, ok := index[key]; ok {
+				out[i] = p
+				continue
+			}
+			index[key] = len(out)
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func newParam(v *openapi3.Parameter, v2 bool) (*Param, error) {
+	switch v.In {
+	case openapi3.ParameterInPath, openapi3.ParameterInQuery, openapi3.ParameterInHeader:
+	default:
+		return nil, fmt.Errorf("location %q is not supported (want path, query or header)", v.In)
+	}
+	if v.Schema == nil || v.Schema.Value == nil {
+		return nil, errors.New("no schema")
+	}
+	p := &Param{
+		Name:        v.Name,
+		In:          v.In,
+		Description: v.Description,
+		Required:    v.Required || v.In == openapi3.ParameterInPath,
+		Schema:      v.Schema,
+	}
+	switch t := p.Type(); t {
+	case "string", "integer", "number", "boolean":
+	case "array":
+		if it := p.ItemsType(); it == "array" || it == "object" {
+			return nil, fmt.Errorf("array of %s is not supported", it)
+		}
+		p.Collection = collection(v, v2)
+	default:
+		return nil, fmt.Errorf("type %s is not supported", t)
+	}
+	return p, nil
+}
+
+// collection tells how an array parameter is serialised. Swagger 2.0 arrays
+// without a collectionFormat are csv; OpenAPI 3 follows style and explode.
+func collection(v *openapi3.Parameter, v2 bool) string {
+	explode := v.Explode == nil || *v.Explode // form's default
+	switch v.Style {
+	case "":
+		if v2 || v.In != openapi3.ParameterInQuery {
+			return "csv"
+		}
+		if explode {
+			return "multi"
+		}
+		return "csv"
+	case openapi3.SerializationForm:
+		if explode {
+			return "multi"
+		}
+		return "csv"
+	case openapi3.SerializationSpaceDelimited:
+		return "ssv"
+	case openapi3.SerializationPipeDelimited:
+		return "pipes"
+	default:
+		return "csv"
+	}
+}
+
+// successResponse picks the lowest explicit 2xx response, else "2XX", else
+// "default".
+func successResponse(path, method string, responses *openapi3.Responses, hints mediaHints) *Response {
+	if responses == nil {
+		return nil
+	}
+	all := responses.Map()
+	code, key := 0, ""
+	for k := range all {
+		n, err := strconv.Atoi(k)
+		if err == nil && n >= 200 && n < 300 && (key == "" || n < code) {
+			code, key = n, k
+		}
+	}
+	if key == "" {
+		switch {
+		case all["2XX"] != nil:
+			code, key = 200, "2XX"
+		case all["default"] != nil:
+			key = "default"
+		default:
+			return nil
+		}
+	}
+	ref := all[key]
+	if ref == nil || ref.Value == nil {
+		return nil
+	}
+	r := &Response{Code: code, MediaTypes: hints.response(path, method, key, ref.Value.Content)}
+	if ref.Value.Description != nil {
+		r.Description = *ref.Value.Description
+	}
+	r.Schema = firstSchema(ref.Value.Content, r.MediaTypes)
+	return r
+}
+
+func firstSchema(content openapi3.Content, order []string) *openapi3.SchemaRef {
+	for _, mt := range order {
+		if m := content[mt]; m != nil && m.Schema != nil {
+			return m.Schema
+		}
+	}
+	for _, mt := range slices.Sorted(maps.Keys(content)) {
+		if m := content[mt]; m != nil && m.Schema != nil {
+			return m.Schema
+		}
+	}
+	return nil
+}
+
+func serverURLs(servers openapi3.Servers) []string {
+	var out []string
+	for _, s := range servers {
+		if s == nil {
+			continue
+		}
+		u := s.URL
+		for name, v := range s.Variables {
+			if v != nil {
+				u = strings.ReplaceAll(u, "{"+name+"}", v.Default)
+			}
+		}
+		if parsed, err := url.Parse(u); err == nil && parsed.Scheme != "" && parsed.Host != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
