@@ -2,20 +2,43 @@ package main
 
 import (
 	"context"
-	"errors"
 
+	"github.com/fitbitplus/connector/actions"
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/fhir"
+	"github.com/fitbitplus/connector/lib/fitbitplus"
+	"github.com/fitbitplus/connector/triggers"
 )
 
-// newAPIProvider builds the process-wide Fitbit Plus client cache from the
-// environment's default client credentials. Owned by the lead; wired to
-// lib/fitbitplus once it lands.
-func newAPIProvider(c *cli) component.APIProvider { return nil }
-
-// verifyCredential obtains a token for cfg and returns the organisation it reaches.
-func verifyCredential(ctx context.Context, c *cli, cfg component.Config) (string, error) {
-	return "", errors.New("not built yet")
+// newAPIProvider builds the process-wide Fitbit Plus client cache. The
+// environment's OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET are the default client
+// credentials; a credential's own clientId / clientSecret override them.
+func newAPIProvider(c *cli) *fitbitplus.Clients {
+	return fitbitplus.NewClients(fitbitplus.Defaults{
+		ClientID:     c.Getenv("OAUTH_CLIENT_ID"),
+		ClientSecret: c.Getenv("OAUTH_CLIENT_SECRET"),
+	}, nil)
 }
 
-// functions is every action and trigger the component offers, by name.
-func functions() map[string]component.Function { return map[string]component.Function{} }
+// verifyCredential obtains a token for cfg and returns the name of the
+// organisation the token reaches.
+func verifyCredential(ctx context.Context, c *cli, cfg component.Config) (string, error) {
+	return newAPIProvider(c).VerifyCredentials(ctx, cfg)
+}
+
+// functions is every action and trigger the component offers, by name: the
+// generated actions, the hand-written triggers and actions. A name defined
+// twice is a programming error caught by the tests.
+func functions() map[string]component.Function {
+	handWritten := map[string]component.Function{
+		"toFhirObservation":   fhir.ToFhirObservationAction,
+		"fromFhirObservation": fhir.FromFhirObservationAction,
+	}
+	all := make(map[string]component.Function, len(actions.Registry)+len(triggers.Registry)+len(handWritten))
+	for _, reg := range []map[string]component.Function{actions.Registry, triggers.Registry, handWritten} {
+		for name, fn := range reg {
+			all[name] = fn
+		}
+	}
+	return all
+}

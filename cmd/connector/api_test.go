@@ -1,0 +1,44 @@
+package main
+
+import (
+	"sort"
+	"testing"
+
+	connector "github.com/fitbitplus/connector"
+	"github.com/fitbitplus/connector/actions"
+	"github.com/fitbitplus/connector/lib/manifest"
+	"github.com/fitbitplus/connector/triggers"
+)
+
+// Every function component.json declares must be runnable, and nothing runs
+// that the platform cannot see.
+func TestFunctionsMatchComponentJSON(t *testing.T) {
+	c, err := manifest.Parse(connector.ComponentJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var declared []string
+	for name := range c.Actions {
+		declared = append(declared, name)
+	}
+	for name := range c.Triggers {
+		declared = append(declared, name)
+	}
+	var implemented []string
+	for name := range functions() {
+		implemented = append(implemented, name)
+	}
+	sort.Strings(declared)
+	sort.Strings(implemented)
+	if len(declared) != len(implemented) {
+		t.Fatalf("component.json declares %d functions, the binary implements %d:\n%v\n%v", len(declared), len(implemented), declared, implemented)
+	}
+	for i := range declared {
+		if declared[i] != implemented[i] {
+			t.Fatalf("component.json declares %q where the binary implements %q", declared[i], implemented[i])
+		}
+	}
+	if n := len(actions.Registry) + len(triggers.Registry) + 2; n != len(implemented) {
+		t.Fatalf("a function name is defined twice: %d registered, %d distinct", n, len(implemented))
+	}
+}
