@@ -2,10 +2,38 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"os"
+
+	"github.com/fitbitplus/connector/lib/sailor"
 )
 
-// cmdRun is owned by the helper that builds this command; replace this file.
+// cmdRun is the worker: `connector run`, configured by the ELASTICIO_*
+// environment. It exits 0 after a graceful shutdown (SIGTERM/SIGINT cancel
+// ctx) and 1 when the environment is invalid, the worker cannot start, or it
+// cannot keep consuming.
 func cmdRun(ctx context.Context, c *cli, args []string) error {
-	return errors.New("not built yet")
+	if len(args) > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("unexpected arguments %q", args)}
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		hostname = "connector"
+	}
+	s, err := sailor.LoadSettings(c.Getenv)
+	log := sailor.NewLogger(c.Stdout, s.LogOptions(hostname))
+	if err != nil {
+		log.Log(ctx, sailor.LevelFatal, "invalid environment", "err", err)
+		return &exitError{code: 1, err: err}
+	}
+	err = sailor.Run(ctx, s, sailor.Deps{
+		Functions: functions(),
+		API:       newAPIProvider(c),
+		Logger:    log,
+		Hostname:  hostname,
+	})
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	return nil
 }

@@ -1,0 +1,32 @@
+package sailor
+
+import (
+	"context"
+	"testing"
+
+	"github.com/fitbitplus/connector/lib/component"
+)
+
+// BenchmarkHandle measures the per-message path without the network:
+// decrypt and decode the input, dispatch to the function, encode, encrypt
+// and "publish" one data event (in-memory publisher).
+func BenchmarkHandle(b *testing.B) {
+	env := testEnv()
+	echo := component.FunctionFunc(func(ctx context.Context, ex *component.Exec) error {
+		return ex.Emit.Data(ctx, &component.Message{Headers: map[string]any{"x": "1"}, Body: ex.Msg.Body})
+	})
+	w, fp := newTestWorker(b, env, stepData{}, echo)
+	w.dataThrottle = nil // the throttle would measure itself (10 per 100 ms)
+	input := map[string]any{"headers": map[string]any{"stepId": "step_1"}, "body": map[string]any{
+		"data": map[string]any{"type": "patient", "id": "5817a24d678a7c2cbf5df3ee", "attributes": map[string]any{"first_name": "Zoë", "last_name": "Ørsted"}}}}
+	d := inputDelivery(b, w, input, inputHeaders(), 1)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if w.handle(ctx, d) != outcomeAck {
+			b.Fatal("not acked")
+		}
+		fp.out = fp.out[:0]
+	}
+}

@@ -1,0 +1,196 @@
+package sailor
+
+import (
+	"bytes"
+	"log/slog"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// tracker keeps every input in flight, so that work started on a consumer
+// channel that has since died is settled through the copy the broker
+// redelivers on the new channel, and so that such a copy is not processed
+// twice. A delivery is a duplicate only when it is marked redelivered, has
+// the messageId header and body of an input in flight, and arrives on a later
+// channel generation than that input: with prefetch > 1, distinct messages
+// that share a messageId are never dropped.
+type tracker struct {
+	mu       sync.Mutex
+	gen      uint64 // the current consumer channel generation
+	pending  map[string][]*entry
+	inflight sync.WaitGroup
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// entry is one input being processed or waiting for a copy to settle.
+type entry struct {
+	key     string
+	gen     uint64        // generation it was first delivered on
+	d       amqp.Delivery // the delivery to settle: the original or its latest copy
+	dgen    uint64        // generation of d
+	done    bool
+	result  outcome
+	doneAt  time.Time
+	settled bool
+}
+
+// unsettledTTL bounds how long a finished input waits for its redelivered
+// copy (the copy may have gone to another consumer).
+const unsettledTTL = 10 * time.Minute
+
+func newTracker(log *slog.Logger) *tracker {
+	return &tracker{pending: map[string][]*entry{}, log: log, now: time.Now}
+}
+
+func (t *tracker) setGeneration(gen uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.gen = gen
+}
+
+// admit registers a delivery. It returns nil when the delivery is a copy of
+// an input in flight (it is then kept to be settled, or settled at once if
+// that input is already finished).
+func (t *tracker) admit(d amqp.Delivery, gen uint64) *entry {
+	key := headerString(d.Headers, "messageId")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sweep()
+	if d.Redelivered {
+		for _, e := range t.pending[key] {
+			if e.gen < gen && e.dgen < gen && bytes.Equal(e.d.Body, d.Body) {
+				t.log.Info("Duplicate message detected; it will settle the input in flight", "messageId", key, "deliveryTag", d.DeliveryTag)
+				e.d, e.dgen = d, gen
+				if e.done {
+					t.settle(e)
+				}
+				return nil
+			}
+		}
+	}
+	e := &entry{key: key, gen: gen, d: d, dgen: gen}
+	t.pending[key] = append(t.pending[key], e)
+	t.inflight.Add(1)
+	return e
+}
+
+// complete records the outcome of an input and settles it if its delivery
+// belongs to the live channel; otherwise it waits for the redelivered copy.
+func (t *tracker) complete(e *entry, result outcome) {
+	defer t.inflight.Done()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e.done, e.result, e.doneAt = true, result, t.now()
+	if result == outcomeLeave {
+		t.remove(e)
+		return
+	}
+	if e.dgen == t.gen {
+		t.settle(e)
+		return
+	}
+	t.log.Warn("input finished after its channel closed; waiting for its redelivery to settle it", "messageId", e.key, "result", result.String())
+}
+
+// settle acks or rejects e's delivery; on failure (channel gone) the entry
+// stays to be settled through a later copy.
+func (t *tracker) settle(e *entry) {
+	var err error
+	if e.result == outcomeAck {
+		err = e.d.Ack(false)
+	} else {
+		err = e.d.Reject(false)
+	}
+	if err != nil {
+		t.log.Warn("settle input failed; waiting for its redelivery", "messageId", e.key, "err", err)
+		return
+	}
+	e.settled = true
+	t.remove(e)
+}
+
+func (t *tracker) remove(e *entry) {
+	list := t.pending[e.key]
+	for i, x := range list {
+		if x == e {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(t.pending, e.key)
+	} else {
+		t.pending[e.key] = list
+	}
+}
+
+// sweep forgets finished inputs whose copy never came.
+func (t *tracker) sweep() {
+	now := t.now()
+	var expired []*entry
+	for _, list := range t.pending {
+		for _, e := range list {
+			if e.done && now.Sub(e.doneAt) > unsettledTTL {
+				expired = append(expired, e)
+			}
+		}
+	}
+	for _, e := range expired {
+		t.log.Warn("gave up waiting for the redelivery of a finished input", "messageId", e.key)
+		t.remove(e)
+	}
+}
+
+// unsettled counts finished inputs still waiting for a copy.
+func (t *tracker) unsettled() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, list := range t.pending {
+		for _, e := range list {
+			if e.done {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// wait waits for the inputs in process, at most d; it reports whether they
+// all finished.
+func (t *tracker) wait(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { t.inflight.Wait(); close(done) }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// admitDuplicateOnly settles a copy of an input in flight and reports true;
+// any other delivery is left alone (used while shutting down).
+func (t *tracker) admitDuplicateOnly(d amqp.Delivery, gen uint64) bool {
+	if !d.Redelivered {
+		return false
+	}
+	key := headerString(d.Headers, "messageId")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, e := range t.pending[key] {
+		if e.gen < gen && e.dgen < gen && bytes.Equal(e.d.Body, d.Body) {
+			e.d, e.dgen = d, gen
+			if e.done {
+				t.settle(e)
+			}
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,383 @@
+package sailor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fitbitplus/connector/lib/component"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// execution is the Emitter of one incoming message. It counts error events
+// (which decide reject over ack), tracks publishes in flight (the input is
+// settled only after all of them are confirmed) and refuses events once the
+// function has returned.
+type execution struct {
+	w        *worker
+	d        *amqp.Delivery     // the input as received (rebound, errorInput)
+	in       incoming           // what its headers say
+	input    *component.Message // the decoded input envelope, untouched
+	cfg      component.Config   // this message's copy of the step config
+	log      *slog.Logger
+	mu       sync.Mutex
+	ended    bool
+	inflight sync.WaitGroup
+	errors   atomic.Int32
+	aborted  atomic.Bool // a publish gave up because the message context ended
+}
+
+var errEnded = errors.New("event emitted after the function returned")
+
+// begin registers an event in flight; it fails once the message is finished.
+func (x *execution) begin() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.ended {
+		x.log.Warn("event emitted after the function returned; ignored")
+		return errEnded
+	}
+	x.inflight.Add(1)
+	return nil
+}
+
+// finish refuses further events and waits for those in flight.
+func (x *execution) finish() {
+	x.mu.Lock()
+	x.ended = true
+	x.mu.Unlock()
+	x.inflight.Wait()
+}
+
+func (x *execution) publish(ctx context.Context, key string, msg amqp.Publishing) error {
+	err := x.w.publish(ctx, key, msg, x.log)
+	if err != nil && ctx.Err() != nil {
+		x.aborted.Store(true)
+	}
+	return err
+}
+
+// fail publishes err as an error event, counts it, and returns it marked as
+// reported.
+func (x *execution) fail(ctx context.Context, err error) error {
+	x.errors.Add(1)
+	if pErr := x.publishError(ctx, err, true); pErr != nil {
+		x.log.Error("publish error event", "err", pErr)
+	}
+	return reported(err)
+}
+
+// Data implements component.Emitter.
+func (x *execution) Data(ctx context.Context, m *component.Message) error {
+	if err := x.begin(); err != nil {
+		return err
+	}
+	defer x.inflight.Done()
+	if m == nil {
+		return x.fail(ctx, errors.New("data event without a message"))
+	}
+	if err := x.data(ctx, m); err != nil {
+		return x.fail(ctx, err)
+	}
+	return nil
+}
+
+func (x *execution) data(ctx context.Context, m *component.Message) error {
+	w := x.w
+	out := *m
+	out.Headers = maps.Clone(m.Headers)
+	if out.Headers == nil {
+		out.Headers = map[string]any{}
+	}
+	key := routingOverride(out.Headers)
+	if key == "" {
+		key = w.settings.DataRoutingKey
+	}
+	if w.state.passthrough() {
+		pt, err := x.passthrough(&out)
+		if err != nil {
+			return err
+		}
+		out.Passthrough = pt
+	}
+	if err := w.dataThrottle.wait(ctx); err != nil {
+		return err
+	}
+	plain, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("encode data: %w", err)
+	}
+	body := w.cipher.EncryptMessage(plain, w.settings.ProtocolVersion)
+	if err := w.checkSize(body); err != nil {
+		return err
+	}
+	h := w.eventHeaders(&x.in)
+	h["end"] = nowMs()
+	h["protocolVersion"] = int64(w.settings.ProtocolVersion)
+	return x.publish(ctx, key, w.properties(h, body))
+}
+
+// routingOverride removes every case variant of x-eio-routing-key from the
+// body headers and returns the value of the first string one.
+func routingOverride(h map[string]any) string {
+	key := ""
+	for k, v := range h {
+		if strings.EqualFold(k, "x-eio-routing-key") {
+			if s, ok := v.(string); ok && key == "" {
+				key = s
+			}
+			delete(h, k)
+		}
+	}
+	return key
+}
+
+// passthrough computes the passthrough of an output message (§3.5).
+func (x *execution) passthrough(out *component.Message) (map[string]json.RawMessage, error) {
+	pt := maps.Clone(x.input.Passthrough)
+	if pt == nil {
+		pt = map[string]json.RawMessage{}
+	}
+	if x.w.settings.NoSelfPassthrough {
+		if x.in.stepID == "" {
+			return pt, nil
+		}
+		prev := *x.input
+		prev.Passthrough = nil
+		b, err := json.Marshal(prev)
+		if err != nil {
+			return nil, fmt.Errorf("encode passthrough: %w", err)
+		}
+		pt[x.in.stepID] = b
+		return pt, nil
+	}
+	self := *out
+	self.Passthrough = nil
+	b, err := json.Marshal(self)
+	if err != nil {
+		return nil, fmt.Errorf("encode passthrough: %w", err)
+	}
+	pt[x.w.settings.StepID] = b
+	return pt, nil
+}
+
+func (w *worker) checkSize(body []byte) error {
+	if limit := w.settings.OutgoingMessageSizeLimit; limit > 0 && len(body) > limit {
+		// The wording of N, which platform users may know.
+		return fmt.Errorf("Outgoing message size %d exceeds limit of %d.", len(body), limit) //nolint:staticcheck
+	}
+	return nil
+}
+
+// Error implements component.Emitter: an error event, which makes the input
+// rejected.
+func (x *execution) Error(ctx context.Context, err error) error {
+	if bErr := x.begin(); bErr != nil {
+		return bErr
+	}
+	defer x.inflight.Done()
+	x.errors.Add(1)
+	return x.publishError(ctx, err, true)
+}
+
+// publishError publishes an error event to the error routing key and, when
+// the input has reply_to and NO_ERROR_REPLIES is off, a copy to reply_to.
+func (x *execution) publishError(ctx context.Context, err error, withInput bool) error {
+	w := x.w
+	if tErr := w.errorThrottle.wait(ctx); tErr != nil {
+		return tErr
+	}
+	x.log.Info("emitting error", "err", w.redact.redact(fmt.Sprint(err)))
+	p := errorPayload{Error: w.cipher.encryptBase64(errorJSON(err, w.redact))}
+	if withInput {
+		p.ErrorInput = x.errorInput()
+	}
+	body, mErr := json.Marshal(p)
+	if mErr != nil {
+		return fmt.Errorf("encode error payload: %w", mErr)
+	}
+	h := w.eventHeaders(&x.in)
+	h["end"] = nowMs()
+	if pErr := x.publish(ctx, w.settings.ErrorRoutingKey, w.properties(h, body)); pErr != nil {
+		return pErr
+	}
+	if x.in.replyTo == "" || w.settings.NoErrorReplies {
+		return nil
+	}
+	rh := maps.Clone(h)
+	rh["messageId"] = newMessageID()
+	rh["x-eio-error-response"] = true
+	return x.publish(ctx, x.in.replyTo, w.properties(rh, []byte(p.Error)))
+}
+
+// errorInput is the input envelope as a base64 AES string: the content
+// itself for v1, the raw ciphertext re-encoded for v2.
+func (x *execution) errorInput() string {
+	if x.d == nil {
+		return ""
+	}
+	if x.in.protocolVersion < 2 {
+		return string(bytes.TrimSpace(x.d.Body))
+	}
+	return base64Std(x.d.Body)
+}
+
+// Rebound implements component.Emitter: republish the input unchanged to
+// the rebound key with a growing expiration, or report "Rebound limit
+// exceeded" (without failing the input) past REBOUND_LIMIT.
+func (x *execution) Rebound(ctx context.Context, reason error) error {
+	if err := x.begin(); err != nil {
+		return err
+	}
+	defer x.inflight.Done()
+	return x.rebound(ctx, reason)
+}
+
+func (x *execution) rebound(ctx context.Context, reason error) error {
+	w := x.w
+	iter := reboundIterationOf(x.d.Headers)
+	if iter > w.settings.ReboundLimit {
+		x.log.Warn("rebound limit exceeded", "reboundIteration", iter)
+		return x.publishError(ctx, errors.New("Rebound limit exceeded"), true) //nolint:staticcheck
+	}
+	h := maps.Clone(x.d.Headers)
+	if h == nil {
+		h = amqp.Table{}
+	}
+	msg := "Not Available"
+	if reason != nil {
+		msg = w.redact.redact(reason.Error())
+	}
+	h["end"] = nowMs()
+	h["reboundReason"] = msg
+	h["reboundIteration"] = int64(iter)
+	exp := reboundExpiration(w.settings.ReboundInitialExpiration, iter)
+	x.log.Info("rebounding message", "reboundIteration", iter, "expirationMs", exp.Milliseconds())
+	d := x.d
+	pub := amqp.Publishing{
+		Headers: h, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
+		DeliveryMode: d.DeliveryMode, Priority: d.Priority, CorrelationId: d.CorrelationId,
+		ReplyTo: d.ReplyTo, Expiration: strconv.FormatInt(exp.Milliseconds(), 10),
+		MessageId: d.MessageId, Timestamp: d.Timestamp, Type: d.Type, UserId: d.UserId,
+		AppId: d.AppId, Body: d.Body,
+	}
+	return x.publish(ctx, w.settings.ReboundRoutingKey, pub)
+}
+
+// reboundExpiration is 2^(iteration-1) · initial.
+func reboundExpiration(initial time.Duration, iteration int) time.Duration {
+	if iteration < 1 {
+		iteration = 1
+	}
+	if iteration > 40 {
+		iteration = 40
+	}
+	return initial << uint(iteration-1)
+}
+
+// Snapshot implements component.Emitter: replace the in-memory snapshot and
+// publish it (plain JSON) to the snapshot key.
+func (x *execution) Snapshot(ctx context.Context, snapshot json.RawMessage) error {
+	if err := x.begin(); err != nil {
+		return err
+	}
+	defer x.inflight.Done()
+	if !json.Valid(snapshot) {
+		return errors.New("snapshot: not valid JSON")
+	}
+	x.w.state.setSnapshot(snapshot)
+	if err := x.w.snapshotThrottle.wait(ctx); err != nil {
+		return err
+	}
+	return x.publishSnapshot(ctx, "snapshot", snapshot)
+}
+
+// UpdateSnapshot implements component.Emitter: shallow-merge delta into the
+// in-memory snapshot and publish the delta. A $set key is refused.
+func (x *execution) UpdateSnapshot(ctx context.Context, delta json.RawMessage) error {
+	if err := x.begin(); err != nil {
+		return err
+	}
+	defer x.inflight.Done()
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(delta, &obj); err != nil || obj == nil {
+		return errors.New("updateSnapshot: the delta must be a JSON object")
+	}
+	if _, ok := obj["$set"]; ok {
+		x.log.Warn("updateSnapshot with $set is not supported; ignored")
+		return errors.New("updateSnapshot: $set is not supported")
+	}
+	x.w.state.mergeSnapshot(obj)
+	return x.publishSnapshot(ctx, "updateSnapshot", delta)
+}
+
+func (x *execution) publishSnapshot(ctx context.Context, event string, body json.RawMessage) error {
+	h := x.w.eventHeaders(&x.in)
+	h["snapshotEvent"] = event
+	return x.publish(ctx, x.w.settings.SnapshotRoutingKey, x.w.properties(h, compactJSON(body)))
+}
+
+// UpdateKeys implements component.Emitter: store refreshed credential keys
+// on the platform account and in the in-memory step config.
+func (x *execution) UpdateKeys(ctx context.Context, keys json.RawMessage) error {
+	if err := x.begin(); err != nil {
+		return err
+	}
+	defer x.inflight.Done()
+	account := x.cfg.String("_account")
+	if account == "" {
+		return x.fail(ctx, errors.New("updateKeys: the step config has no _account"))
+	}
+	if err := x.w.platform.putAccountKeys(ctx, account, keys); err != nil {
+		return x.fail(ctx, fmt.Errorf("updateKeys: %w", err))
+	}
+	x.w.state.mergeConfig(keys, x.w.redact)
+	return nil
+}
+
+// HTTPReply implements component.Emitter: the reply goes, v1-encoded, to the
+// input's reply_to routing key.
+func (x *execution) HTTPReply(ctx context.Context, reply component.HTTPReply) error {
+	if err := x.begin(); err != nil {
+		return err
+	}
+	defer x.inflight.Done()
+	if err := x.httpReply(ctx, reply); err != nil {
+		return x.fail(ctx, err)
+	}
+	return nil
+}
+
+func (x *execution) httpReply(ctx context.Context, reply component.HTTPReply) error {
+	if x.in.replyTo == "" {
+		return errors.New("component emitted 'httpReply' event but 'reply_to' was not found in AMQP headers")
+	}
+	plain, err := json.Marshal(reply)
+	if err != nil {
+		return fmt.Errorf("encode httpReply: %w", err)
+	}
+	body := x.w.cipher.EncryptMessage(plain, 1)
+	if err := x.w.checkSize(body); err != nil {
+		return err
+	}
+	h := x.w.eventHeaders(&x.in)
+	h["protocolVersion"] = int64(1)
+	return x.publish(ctx, x.in.replyTo, x.w.properties(h, body))
+}
+
+func compactJSON(b []byte) []byte {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return b
+	}
+	return buf.Bytes()
+}

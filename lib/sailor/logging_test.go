@@ -1,0 +1,65 @@
+package sailor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestLoggerBunyanFields(t *testing.T) {
+	var buf bytes.Buffer
+	log := NewLogger(&buf, LogOptions{Hostname: "h1", PID: 42, Context: map[string]string{"ELASTICIO_FLOW_ID": "f1"}, Tag: "f1", Level: slog.LevelDebug})
+	log.With("threadId", "t1").Info("hello", "n", 3, "err", errors.New("bad"))
+	log.With("name", "component").Warn("from component")
+	log.Log(nil, LevelTrace, "hidden") //nolint:staticcheck
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("lines %q", lines)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"v": float64(0), "level": float64(30), "name": "sailor", "hostname": "h1", "pid": float64(42),
+		"msg": "hello", "ELASTICIO_FLOW_ID": "f1", "tag": "f1", "threadId": "t1", "n": float64(3)}
+	for k, v := range want {
+		if rec[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, rec[k], v)
+		}
+	}
+	if e, _ := rec["err"].(map[string]any); e["message"] != "bad" {
+		t.Errorf("err = %v", rec["err"])
+	}
+	if ts, _ := rec["time"].(string); len(ts) != len("2006-01-02T15:04:05.000Z") {
+		t.Errorf("time = %q", ts)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &rec); err != nil || rec["name"] != "component" || rec["level"] != float64(40) {
+		t.Errorf("component record %v %v", rec, err)
+	}
+}
+
+func TestLoggerRedactsSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	r := newRedactor("testCryptoPassword")
+	r.addConfigSecrets(map[string]any{"oauth": map[string]any{"access_token": "tok-abcdef"}, "name": "plainvalue"})
+	log := slog.New(&redactHandler{inner: NewLogger(&buf, LogOptions{}).Handler(), r: r})
+	log.Info("pw testCryptoPassword", "token", "Bearer tok-abcdef", "err", errors.New("tok-abcdef leaked"), "name2", "plainvalue")
+	out := buf.String()
+	if strings.Contains(out, "testCryptoPassword") || strings.Contains(out, "tok-abcdef") || !strings.Contains(out, "plainvalue") {
+		t.Errorf("log line %s", out)
+	}
+}
+
+func TestParseLogLevel(t *testing.T) {
+	for in, want := range map[string]slog.Level{"": slog.LevelInfo, "debug": slog.LevelDebug, "TRACE": LevelTrace, "60": LevelFatal, "warn": slog.LevelWarn} {
+		if got, err := parseLogLevel(in); err != nil || got != want {
+			t.Errorf("%q → %v %v", in, got, err)
+		}
+	}
+	if _, err := parseLogLevel("loud"); err == nil {
+		t.Error("loud accepted")
+	}
+}

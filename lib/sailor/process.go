@@ -1,0 +1,125 @@
+package sailor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"runtime/debug"
+
+	"github.com/fitbitplus/connector/lib/component"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// outcome is how an input message is settled.
+type outcome int
+
+const (
+	outcomeAck    outcome = iota // processed; ack
+	outcomeReject                // an error event was emitted or the input is bad; reject without requeue
+	outcomeLeave                 // gave up (shutdown deadline): leave unacked so the broker redelivers it
+)
+
+func (o outcome) String() string {
+	switch o {
+	case outcomeAck:
+		return "ack"
+	case outcomeReject:
+		return "reject"
+	default:
+		return "leave"
+	}
+}
+
+// handle processes one input message and says how to settle it. It is the
+// one place that decides ack, reject or leave; no panic escapes it.
+func (w *worker) handle(ctx context.Context, d *amqp.Delivery) (out outcome) {
+	in := readIncoming(d.Headers, nowMs())
+	log := w.log.With("threadId", in.threadID, "messageId", in.messageID, "parentMessageId", in.parentMessageID)
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("panic while handling a message; rejecting it", "panic", w.redact.redact(fmt.Sprint(r)), "stack", string(debug.Stack()))
+			out = outcomeReject
+		}
+	}()
+	msg, err := w.decode(d, in.protocolVersion)
+	if err != nil {
+		log.Error("rejecting a message that cannot be decoded", "err", err, "protocolVersion", in.protocolVersion, "bytes", len(d.Body))
+		return outcomeReject
+	}
+	log.Info("processing message", "redelivered", d.Redelivered)
+	if log.Enabled(ctx, slog.LevelDebug) {
+		if b, err := json.Marshal(msg); err == nil {
+			log.Debug("message content", "body", w.redact.redact(string(b)))
+		}
+	}
+	cfg, snapshot := w.state.forMessage()
+	x := &execution{w: w, d: d, in: in, input: msg, cfg: cfg, log: log}
+	execMsg := *msg
+	execMsg.Headers = maps.Clone(msg.Headers)
+	if in.replyTo != "" {
+		execMsg.Headers["reply_to"] = in.replyTo
+	}
+	ex := &component.Exec{
+		Msg: &execMsg, Cfg: cfg, Snapshot: snapshot, Emit: x,
+		Log: log.With("name", "component"), API: w.api,
+	}
+	err = callFunction(ctx, w.fn, ex)
+	var rb *component.ReboundError
+	switch {
+	case err == nil:
+	case isReported(err):
+	case errors.As(err, &rb):
+		if rErr := x.rebound(ctx, rb.Err); rErr != nil {
+			log.Error("rebound failed", "err", rErr)
+			x.errors.Add(1)
+		}
+	default:
+		var pe *panicError
+		if errors.As(err, &pe) {
+			log.Error("function panicked", "panic", w.redact.redact(fmt.Sprint(pe.value)), "stack", pe.stack)
+		}
+		x.errors.Add(1)
+		if pErr := x.publishError(ctx, err, true); pErr != nil {
+			log.Error("publish error event", "err", pErr)
+		}
+	}
+	x.finish()
+	switch {
+	case x.aborted.Load():
+		log.Warn("message left unacknowledged: publishing was cut short")
+		return outcomeLeave
+	case x.errors.Load() > 0:
+		log.Info("message processed with errors; rejecting it")
+		return outcomeReject
+	default:
+		log.Info("message processed")
+		return outcomeAck
+	}
+}
+
+// decode decrypts and parses an input. Empty, undecryptable and non-object
+// inputs are errors.
+func (w *worker) decode(d *amqp.Delivery, version int) (*component.Message, error) {
+	plain, err := w.cipher.DecryptMessage(d.Body, version)
+	if err != nil {
+		return nil, err
+	}
+	var msg component.Message
+	if err := json.Unmarshal(plain, &msg); err != nil {
+		return nil, err
+	}
+	return &msg, nil
+}
+
+// callFunction runs the function, turning a panic into an error.
+func callFunction(ctx context.Context, fn component.Function, ex *component.Exec) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{value: r, stack: string(debug.Stack())}
+		}
+	}()
+	return fn.Process(ctx, ex)
+}
