@@ -10,8 +10,9 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-state=${RABBITMQ_STATE_DIR:-$root/.tmp/rabbitmq}
+state=${RABBITMQ_STATE_DIR:-$root/.tmp/rabbitmq-${RABBITMQ_PORT:-5672}}
 port=${RABBITMQ_PORT:-5672}
+node=rabbit-test-$port@localhost
 bin=/usr/lib/rabbitmq/bin
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
@@ -41,7 +42,7 @@ CONF
   export HOME="$state/home"
   export RABBITMQ_MNESIA_BASE="$state/mnesia" RABBITMQ_LOG_BASE="$state/log"
   export RABBITMQ_CONFIG_FILE="$state/rabbitmq" RABBITMQ_ENABLED_PLUGINS_FILE="$state/enabled_plugins"
-  export RABBITMQ_PID_FILE="$state/rabbit.pid" RABBITMQ_NODENAME="rabbit-test@localhost"
+  export RABBITMQ_PID_FILE="$state/rabbit.pid" RABBITMQ_NODENAME=""$node""
   export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=$((port + 20000))
   echo "[]." > "$state/enabled_plugins"
   epmd_started=0
@@ -52,7 +53,7 @@ CONF
   # await_startup fails at once while the node is not up yet, so retry it (bounded).
   ok=0
   for _ in $(seq 1 60); do
-    if timeout 30 "$bin/rabbitmqctl" -n rabbit-test@localhost await_startup >/dev/null 2>&1 && answers; then ok=1; break; fi
+    if timeout 30 "$bin/rabbitmqctl" -n "$node" await_startup >/dev/null 2>&1 && answers; then ok=1; break; fi
     sleep 1
   done
   if [ $ok != 1 ]; then
@@ -68,7 +69,7 @@ stop() {
   export HOME="$state/home"
   local beam
   beam=$(cat "$state/rabbit.pid" 2>/dev/null || true)
-  timeout 30 "$bin/rabbitmqctl" -n rabbit-test@localhost stop >/dev/null 2>&1 || true
+  timeout 30 "$bin/rabbitmqctl" -n "$node" stop >/dev/null 2>&1 || true
   kill "$(cat "$state/wrapper.pid")" 2>/dev/null || true
   if [ -n "$beam" ]; then
     kill "$beam" 2>/dev/null || true
@@ -83,6 +84,6 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  ctl) shift; export HOME="$state/home"; exec "$bin/rabbitmqctl" -n rabbit-test@localhost "$@" ;;
+  ctl) shift; export HOME="$state/home"; exec "$bin/rabbitmqctl" -n "$node" "$@" ;;
   *) echo "usage: $0 start|stop|ctl ARGS" >&2; exit 2 ;;
 esac

@@ -2,10 +2,270 @@ package main
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/fitbitplus/connector/actions"
+	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/fitbitplus"
+	"github.com/fitbitplus/connector/lib/localrun"
+	"github.com/fitbitplus/connector/lib/rest"
+	"github.com/fitbitplus/connector/lib/sandbox"
 )
 
-// cmdExec is owned by the helper that builds this command; replace this file.
+const execUsage = `usage: connector exec FUNCTION [--config FILE|JSON] [--snapshot FILE|JSON] [--sandbox]
+
+Runs input messages (JSON values on stdin, one message each; none: one empty
+message) through FUNCTION with the worker's dispatch, authentication and event
+handling, and prints every emitted event as one JSON line
+{"event": NAME, "payload": WHAT_WAS_EMITTED}. Exits 1 when an error event was
+emitted. With --sandbox the Fitbit Plus API simulator runs in process, the
+credential points at it, and organisation and group fields left empty are
+filled from its seeded organisation.`
+
 func cmdExec(ctx context.Context, c *cli, args []string) error {
-	return errors.New("not built yet")
+	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	fs.Usage = func() { fmt.Fprintln(c.Stderr, execUsage); fs.PrintDefaults() }
+	configArg := fs.String("config", "", "step configuration (credential and step fields): a JSON object or a file holding one")
+	snapshotArg := fs.String("snapshot", "", "the step's snapshot before the first message: a JSON object or a file holding one")
+	useSandbox := fs.Bool("sandbox", false, "run against the in-process sandbox")
+	name, rest := splitName(args)
+	if err := fs.Parse(rest); err != nil {
+		return &exitError{code: 2}
+	}
+	if name == "" && fs.NArg() > 0 {
+		name, rest = fs.Arg(0), fs.Args()[1:]
+		if err := fs.Parse(rest); err != nil {
+			return &exitError{code: 2}
+		}
+	}
+	if name == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return &exitError{code: 2}
+	}
+	fns := functions()
+	if _, ok := fns[name]; !ok {
+		return &exitError{code: 2, err: fmt.Errorf("no action or trigger named %q (see component.json)", name)}
+	}
+	cfg := component.Config{}
+	if err := readJSONArg(*configArg, &cfg); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--config: %w", err)}
+	}
+	var snapshot json.RawMessage
+	if err := readJSONArg(*snapshotArg, &snapshot); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--snapshot: %w", err)}
+	}
+	inputs, err := readStdinMessages(c.Stdin)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+
+	if *useSandbox {
+		sb, err := startSandbox()
+		if err != nil {
+			return err
+		}
+		defer sb.Close()
+		pointAtSandbox(cfg, sb)
+		if op, ok := actions.Registry[name]; ok {
+			for _, msg := range inputs {
+				if err := fillFromSeed(op, msg, sb.Seeded()); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+			}
+		}
+	}
+
+	var writeErr error
+	runner := &localrun.Runner{
+		Functions: fns,
+		API:       newAPIProvider(c),
+		Log:       stderrLogger(c),
+		OnEvent:   localrun.JSONLines(c.Stdout, &writeErr),
+	}
+	res, err := runner.Run(ctx, name, cfg, snapshot, inputs)
+	if err != nil {
+		return err
+	}
+	if writeErr != nil {
+		return fmt.Errorf("write events: %w", writeErr)
+	}
+	if res.Errors() > 0 {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// splitName takes FUNCTION off the front of args when it comes first.
+func splitName(args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
+// readJSONArg decodes arg, which is JSON itself when it starts with { and a
+// file name otherwise. An empty arg leaves v alone.
+func readJSONArg(arg string, v any) error {
+	arg = strings.TrimSpace(arg)
+	if arg == "" {
+		return nil
+	}
+	data := []byte(arg)
+	if !strings.HasPrefix(arg, "{") {
+		b, err := os.ReadFile(arg)
+		if err != nil {
+			return err
+		}
+		data = b
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("not a JSON object: %w", err)
+	}
+	return nil
+}
+
+// readStdinMessages reads the input messages; a terminal gives none, and no
+// message at all means one empty message, so that triggers and parameterless
+// actions run as they are.
+func readStdinMessages(in io.Reader) ([]*component.Message, error) {
+	var msgs []*component.Message
+	if f, ok := in.(*os.File); !ok || !isTerminal(f) {
+		var err error
+		if msgs, err = localrun.ReadInputs(in); err != nil {
+			return nil, err
+		}
+	}
+	if len(msgs) == 0 {
+		msgs = []*component.Message{{Headers: map[string]any{}, Body: json.RawMessage("{}")}}
+	}
+	return msgs, nil
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func startSandbox() (*sandbox.Sandbox, error) {
+	sb, err := sandbox.New(sandbox.Options{Seed: 1})
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if _, err := sb.Start("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return sb, nil
+}
+
+// pointAtSandbox makes cfg's credential use the sandbox and fills the step
+// fields a trigger needs (organisation) when the user left them empty.
+func pointAtSandbox(cfg component.Config, sb *sandbox.Sandbox) {
+	seed := sb.Seeded()
+	cfg[fitbitplus.FieldServer] = fitbitplus.CustomServer
+	cfg[fitbitplus.FieldOtherServer] = sb.BaseURL()
+	if cfg.String(fitbitplus.FieldClientID) == "" {
+		cfg[fitbitplus.FieldClientID] = seed.ClientID
+		cfg[fitbitplus.FieldClientSecret] = seed.ClientSecret
+	}
+	if cfg.String("organization") == "" && cfg.String("groups") == "" {
+		cfg["organization"] = seed.OrganizationID
+	}
+}
+
+// The filters that scope a list; when none is given, the sandbox's
+// organisation is used.
+var scopeFilters = []string{"filter[organization]", "filter[groups]", "filter[patient]", "filter[attendees]"}
+
+// fillFromSeed fills the organisation, group and patient filters of a
+// generated action from the sandbox's seeded organisation when the input
+// leaves them empty: required ones always, the organisation when the input
+// names no scope at all.
+func fillFromSeed(fn component.Function, msg *component.Message, seed sandbox.Seeded) error {
+	op, ok := fn.(*rest.Operation)
+	if !ok {
+		return nil
+	}
+	body, err := msg.BodyObject()
+	if err != nil {
+		return err
+	}
+	seedValue := map[string]string{
+		"filter[organization]": seed.OrganizationID,
+		"filter[groups]":       strings.Join(seed.GroupIDs, ","),
+		"filter[patient]":      seed.PatientID,
+	}
+	has := map[string]bool{}
+	for _, p := range op.Params {
+		has[p.Name] = p.In == "query" && fieldSet(body, p.Field)
+	}
+	scoped := false
+	for _, name := range scopeFilters {
+		scoped = scoped || has[name]
+	}
+	changed := false
+	for _, p := range op.Params {
+		v, known := seedValue[p.Name]
+		if p.In != "query" || !known || has[p.Name] {
+			continue
+		}
+		if p.Required || (p.Name == "filter[organization]" && !scoped) {
+			setField(body, p.Field, v)
+			changed = true
+		}
+	}
+	if changed {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		msg.Body = b
+	}
+	return nil
+}
+
+// fieldSet tells whether the dotted field holds a non-empty value.
+func fieldSet(obj map[string]any, field string) bool {
+	parts := strings.Split(field, ".")
+	for i, p := range parts {
+		v, ok := obj[p]
+		if !ok || v == nil || v == "" {
+			return false
+		}
+		if i == len(parts)-1 {
+			return true
+		}
+		if obj, ok = v.(map[string]any); !ok {
+			return false
+		}
+	}
+	return false
+}
+
+// setField sets the dotted field, creating the objects on its way.
+func setField(obj map[string]any, field, value string) {
+	parts := strings.Split(field, ".")
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := obj[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			obj[p] = next
+		}
+		obj = next
+	}
+	obj[parts[len(parts)-1]] = value
+}
+
+// stderrLogger logs warnings and worse to stderr (LOG_LEVEL overrides), so
+// that stdout holds only events.
+func stderrLogger(c *cli) *slog.Logger {
+	level := slog.LevelWarn
+	_ = level.UnmarshalText([]byte(c.Getenv("LOG_LEVEL")))
+	return slog.New(slog.NewJSONHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
 }

@@ -3,9 +3,65 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fitbitplus/connector/lib/sandbox"
 )
 
-// cmdSandbox is owned by the helper that builds this command; replace this file.
+// cmdSandbox serves the Fitbit Plus API simulator until ctx is cancelled.
 func cmdSandbox(ctx context.Context, c *cli, args []string) error {
-	return errors.New("not built yet")
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address (port 0 picks a free port)")
+	seed := fs.Int64("seed", 0, "seed of the generated organisation, ids, tokens and injected faults")
+	clientID := fs.String("client-id", sandbox.DefaultClientID, "client id the token exchange accepts")
+	clientSecret := fs.String("client-secret", sandbox.DefaultClientSecret, "client secret the token exchange accepts")
+	lifetime := fs.Duration("token-lifetime", time.Hour, "access token lifetime")
+	noValidate := fs.Bool("no-validate", false, "do not validate requests against swagger.json")
+	var f sandbox.Faults
+	fs.DurationVar(&f.Latency, "latency", 0, "latency added to every request")
+	fs.Float64Var(&f.FailRate, "fail-rate", 0, "fraction of requests answered 503 (0..1)")
+	fs.IntVar(&f.FailStatus, "fail-status", 503, "status of injected failures (5xx)")
+	fs.Float64Var(&f.RateLimitRate, "rate-limit-rate", 0, "fraction of requests answered 429 (0..1)")
+	fs.IntVar(&f.RateLimitEvery, "rate-limit-every", 0, "answer every Nth request with 429 (0: never)")
+	fs.DurationVar(&f.RetryAfter, "retry-after", time.Second, "Retry-After of 429 answers")
+	fs.IntVar(&f.TokenFailures, "token-failures", 0, "answer the first N token exchanges with 503")
+	fs.DurationVar(&f.TokenDownFor, "token-down-for", 0, "answer token exchanges with 503 for this long after start")
+	debug := fs.Bool("debug", false, "log one line per request to stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
+	if *clientID == "" || *clientSecret == "" {
+		return &exitError{code: 2, err: errors.New("--client-id and --client-secret must not be empty")}
+	}
+	opts := sandbox.Options{
+		Seed:          *seed,
+		Clients:       map[string]string{*clientID: *clientSecret},
+		TokenLifetime: *lifetime,
+		NoValidation:  *noValidate,
+		Faults:        f,
+	}
+	if *debug {
+		opts.Logger = slog.New(slog.NewJSONHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	sb, err := sandbox.New(opts)
+	if err != nil {
+		return err
+	}
+	base, err := sb.Start(*addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "sandbox listening: base_url=%s client_id=%s client_secret=%s\n", base, *clientID, *clientSecret)
+	<-ctx.Done()
+	return sb.Close()
 }

@@ -26,6 +26,17 @@ func TestMessageRoundTripKeepsUnknownFields(t *testing.T) {
 	}
 }
 
+func TestMessageKeepsAmpersandsUnescaped(t *testing.T) {
+	m := Message{Body: json.RawMessage(`{"links":{"next":"http://h/p?a=1&b=<2>"}}`)}
+	out, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"body":{"links":{"next":"http://h/p?a=1&b=<2>"}},"headers":{}}`; string(out) != want {
+		t.Fatalf("got %s, want %s", out, want)
+	}
+}
+
 func TestMessageRejectsNonObjects(t *testing.T) {
 	for _, in := range []string{`null`, `[1]`, `"x"`, `{"headers":"nope"}`} {
 		var m Message

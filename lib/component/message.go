@@ -92,8 +92,19 @@ func (m Message) MarshalJSON() ([]byte, error) {
 	if m.Passthrough != nil {
 		out["passthrough"] = m.Passthrough
 	}
-	return json.Marshal(out)
+	// No HTML escaping: links with & stay as the API wrote them.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
+
+// Encode writes the envelope as JSON without HTML escaping (json.Marshal
+// would turn the & of every link into \u0026).
+func (m *Message) Encode() ([]byte, error) { return m.MarshalJSON() }
 
 // BodyObject decodes the body as a JSON object. An absent or null body is an
 // empty object; any other non-object body is an InputError.

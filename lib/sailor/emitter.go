@@ -112,7 +112,7 @@ func (x *execution) data(ctx context.Context, m *component.Message) error {
 	if err := w.dataThrottle.wait(ctx); err != nil {
 		return err
 	}
-	plain, err := json.Marshal(out)
+	plain, err := out.Encode()
 	if err != nil {
 		return fmt.Errorf("encode data: %w", err)
 	}
