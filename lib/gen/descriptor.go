@@ -48,10 +48,47 @@ func descriptor(doc *spec.Doc, actions []*action, opts Options) *manifest.Compon
 			Title:       firstNonEmpty(oneLine(a.op.Summary), a.op.ID),
 			Description: cleanText(a.op.Description),
 			Deprecated:  a.op.Deprecated,
+			Fields:      pagingFields(a.op),
 			Metadata:    &manifest.Metadata{In: a.in, Out: a.out},
 		}
 	}
 	return c
+}
+
+// Step fields of paged list actions; lib/rest reads them (rest.FieldFetchAll
+// and its siblings; a test in actions/ keeps the names in step).
+const (
+	FetchAllField = "fetchAll"
+	MaxItemsField = "maxItems"
+	MaxPagesField = "maxPages"
+	SplitField    = "split"
+)
+
+// pagingFields offers, on a paged list, to fetch every page and to emit one
+// message per resource. Nothing is pre-filled: without fetchAll the action
+// makes exactly the request its input describes.
+func pagingFields(op *spec.Operation) map[string]*manifest.Field {
+	if len(paging(op.Params)) == 0 {
+		return nil
+	}
+	return map[string]*manifest.Field{
+		FetchAllField: {
+			Label: "Fetch all pages", ViewClass: "CheckBoxView", Order: 40,
+			Note: "Follow the links to every next page (cursor paging unless the input uses page.number/page.size) and check the count against meta.count.",
+		},
+		MaxItemsField: {
+			Label: "Maximum resources", ViewClass: "TextFieldView", Order: 30, Placeholder: "10000",
+			Note: "With Fetch all pages: stop after this many resources (default 10000).",
+		},
+		MaxPagesField: {
+			Label: "Maximum pages", ViewClass: "TextFieldView", Order: 20, Placeholder: "200",
+			Note: "With Fetch all pages: stop after this many pages (default 200).",
+		},
+		SplitField: {
+			Label: "Emit one message per resource", ViewClass: "CheckBoxView", Order: 10,
+			Note: "Each resource becomes its own message (a single-resource document with the included resources it references) instead of one message per page.",
+		},
+	}
 }
 
 // credentials asks for the API base URL, named as in the 2019 connector so

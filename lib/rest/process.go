@@ -32,7 +32,9 @@ const MaxResponseSize = 32 << 20
 //   - 429, 5xx and network failures that outlived the client's retries are
 //     returned wrapped in component.Rebound, so the platform retries later;
 //     except when a write (POST, PATCH) was answered 2xx and its answer was
-//     lost: repeating it could apply it twice, so that is a plain error.
+//     lost: repeating it could apply it twice, so that is a plain error;
+//   - a paged operation whose step sets fetchAll or split follows the pages
+//     and emits one message per page or per resource (see paging.go).
 func (op *Operation) Process(ctx context.Context, ex *component.Exec) error {
 	input, err := ex.Msg.BodyObject()
 	if err != nil {
@@ -49,18 +51,40 @@ func (op *Operation) Process(ctx context.Context, ex *component.Exec) error {
 	if err != nil {
 		return err
 	}
+	if len(op.Paging) > 0 {
+		opts, err := PagingFromConfig(ex.Cfg)
+		if err != nil {
+			return err
+		}
+		if opts.FetchAll || opts.Split {
+			return op.processPages(ctx, ex, client, input, opts)
+		}
+	}
 	req, err := p.request(ctx, client.BaseURL())
 	if err != nil {
 		return err
 	}
-	log := ex.Log
+	body, err := op.send(ctx, client, req, ex.Log)
+	if err != nil {
+		return err
+	}
+	msg, err := DataMessage(body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op.ID, err)
+	}
+	return ex.Emit.Data(ctx, msg)
+}
+
+// send sends one request and returns the body of its 2xx answer; any other
+// outcome is classified as Process documents.
+func (op *Operation) send(ctx context.Context, client component.APIClient, req *http.Request, log *slog.Logger) ([]byte, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		return op.failure(err)
+		return nil, op.failure(err)
 	}
 	body, readErr := readBody(resp.Body, MaxResponseSize)
 	_ = resp.Body.Close()
@@ -68,22 +92,18 @@ func (op *Operation) Process(ctx context.Context, ex *component.Exec) error {
 		"bytes", len(body), "duration", time.Since(start))
 	if readErr != nil {
 		if resp.StatusCode/100 == 2 && !idempotent(op.Method) {
-			return fmt.Errorf("%s: the write was answered %d but its answer was lost: %w", op.ID, resp.StatusCode, readErr)
+			return nil, fmt.Errorf("%s: the write was answered %d but its answer was lost: %w", op.ID, resp.StatusCode, readErr)
 		}
-		return op.failure(readErr)
+		return nil, op.failure(readErr)
 	}
 	if resp.StatusCode/100 != 2 {
 		apiErr := fitbitplus.ParseAPIError(resp.StatusCode, resp.Header, body)
 		if apiErr.Transient() {
-			return component.Rebound(apiErr)
+			return nil, component.Rebound(apiErr)
 		}
-		return apiErr
+		return nil, apiErr
 	}
-	msg, err := DataMessage(body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op.ID, err)
-	}
-	return ex.Emit.Data(ctx, msg)
+	return body, nil
 }
 
 // failure classifies an error of the HTTP exchange.

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLIWith runs the binary's entry point in process with the given stdin.
+func runCLIWith(t *testing.T, stdin string, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	c := &cli{
+		Getenv: func(k string) string { return env[k] },
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &out,
+		Stderr: &errb,
+	}
+	code = run(context.Background(), args, c)
+	return code, out.String(), errb.String()
+}
+
+type eventLine struct {
+	Event   string          `json:"event"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+func parseEvents(t *testing.T, stdout string) []eventLine {
+	t.Helper()
+	var evs []eventLine
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		if line == "" {
+			continue
+		}
+		var ev eventLine
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("stdout line is not an event: %q", line)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+func TestDemoRunsTheFlow(t *testing.T) {
+	code, out, errOut := runCLIWith(t, "", nil, "demo")
+	if code != 0 {
+		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"token obtained", "found patient", "created ", "weight = 82.5 kg",
+		"complete=true", "http://loinc.org 29463-7 (Body weight), 82.5 kg", "1 token exchange(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "sandbox-secret") {
+		t.Error("the demo must not print the client secret")
+	}
+}
+
+func TestExecActionAgainstSandboxFillsOrganisation(t *testing.T) {
+	code, out, errOut := runCLIWith(t, "", nil, "exec", "fetchPatients", "--sandbox")
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	evs := parseEvents(t, out)
+	if len(evs) != 1 || evs[0].Event != "data" {
+		t.Fatalf("want one data event, got %s", out)
+	}
+	var msg struct {
+		Body struct {
+			Data []struct{ Type string } `json:"data"`
+			Meta struct{ Count int }     `json:"meta"`
+		} `json:"body"`
+	}
+	if err := json.Unmarshal(evs[0].Payload, &msg); err != nil {
+		t.Fatal(err)
+	}
+	if len(msg.Body.Data) == 0 || msg.Body.Data[0].Type != "patient" || msg.Body.Meta.Count < len(msg.Body.Data) {
+		t.Fatalf("unexpected page: %s", evs[0].Payload)
+	}
+}
+
+func TestExecRunsEveryInputMessage(t *testing.T) {
+	stdin := `{"id":"does-not-exist"} {"body":{"id":"also-missing"},"headers":{"x-eio-meta-trace":"t1"}}`
+	code, out, _ := runCLIWith(t, stdin, nil, "exec", "fetchPatient", "--sandbox")
+	if code != 1 {
+		t.Fatalf("unknown patients must give error events and exit 1, got %d: %s", code, out)
+	}
+	evs := parseEvents(t, out)
+	if len(evs) != 2 {
+		t.Fatalf("want two events, got %s", out)
+	}
+	for _, ev := range evs {
+		var p map[string]any
+		_ = json.Unmarshal(ev.Payload, &p)
+		if ev.Event != "error" || p["name"] != "FitbitPlusAPIError" || !strings.Contains(string(ev.Payload), "ResourceNotFound") {
+			t.Errorf("want a ResourceNotFound error event, got %s", ev.Payload)
+		}
+	}
+}
+
+func TestExecInvalidInputIsAnErrorEventWithoutCallingTheAPI(t *testing.T) {
+	code, out, _ := runCLIWith(t, `{}`, nil, "exec", "fetchPatient", "--sandbox")
+	evs := parseEvents(t, out)
+	if code != 1 || len(evs) != 1 || evs[0].Event != "error" || !strings.Contains(string(evs[0].Payload), `"field":"id"`) {
+		t.Fatalf("exit %d, events %s", code, out)
+	}
+}
+
+func TestExecConfigFromFileAndBadArguments(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "cfg.json")
+	if err := os.WriteFile(cfgFile, []byte(`{"server":"--- Custom URL","otherServer":"not a url"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLIWith(t, `{"id":"x"}`, nil, "exec", "fetchPatient", "--config", cfgFile)
+	evs := parseEvents(t, out)
+	if code != 1 || len(evs) != 1 || !strings.Contains(string(evs[0].Payload), "InvalidCredential") {
+		t.Fatalf("a bad base URL must be an InvalidCredential error event, got %d %s", code, out)
+	}
+
+	if code, _, errOut := runCLIWith(t, "", nil, "exec", "noSuchAction"); code != 2 || !strings.Contains(errOut, "noSuchAction") {
+		t.Fatalf("unknown function: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := runCLIWith(t, "", nil, "exec", "fetchGroups", "--config", "{not json"); code != 2 || !strings.Contains(errOut, "--config") {
+		t.Fatalf("bad config: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := runCLIWith(t, "[1]", nil, "exec", "fetchGroups"); code != 2 || !strings.Contains(errOut, "input message 1") {
+		t.Fatalf("bad stdin: exit %d, %s", code, errOut)
+	}
+}
+
+func TestExecRunsATriggerAndResumesFromItsSnapshot(t *testing.T) {
+	cfg := `{"startTime":"2000-01-01T00:00:00Z"}`
+	code, out, errOut := runCLIWith(t, "", nil, "exec", "patients", "--sandbox", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var data int
+	var snapshot json.RawMessage
+	for _, ev := range parseEvents(t, out) {
+		switch ev.Event {
+		case "data":
+			data++
+		case "snapshot":
+			snapshot = ev.Payload
+		}
+	}
+	if data != 60 || snapshot == nil {
+		t.Fatalf("first poll: %d data events (want the 60 seeded patients), snapshot %s", data, snapshot)
+	}
+	code, out, errOut = runCLIWith(t, "", nil, "exec", "patients", "--sandbox", "--config", cfg, "--snapshot", string(snapshot))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, ev := range parseEvents(t, out) {
+		if ev.Event == "data" {
+			t.Fatalf("second poll from the snapshot must emit nothing new, got %s", ev.Payload)
+		}
+	}
+	if strings.Contains(out, "sandbox-secret") || strings.Contains(out, "clientSecret") {
+		t.Fatal("trigger output must not carry the credential")
+	}
+}
