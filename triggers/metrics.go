@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/fhir"
 	"github.com/fitbitplus/connector/lib/rest"
 )
 
@@ -78,6 +79,7 @@ type newMetric struct {
 	patient string
 	pos     int    // the patient's position after this metric
 	doc     []byte // nil: consumed without emitting (filtered)
+	err     error  // the metric cannot be emitted as asked (FHIR output): an error event instead
 }
 
 func (t *MetricsTrigger) poll(ctx context.Context, ex *component.Exec) error {
@@ -137,6 +139,13 @@ func (t *MetricsTrigger) poll(ctx context.Context, ex *component.Exec) error {
 
 	emitted, sinceCheckpoint := 0, 0
 	for _, m := range fetched {
+		if m.err != nil {
+			// One metric the mapping refuses must not stop the sync: it is
+			// reported and passed over, and the position moves on.
+			if err := ex.Emit.Error(ctx, m.err); err != nil {
+				return fmt.Errorf("emit: %w", err)
+			}
+		}
 		if m.doc != nil {
 			msg := &component.Message{ID: uuid.NewString(), Headers: map[string]any{}, Body: m.doc}
 			if err := ex.Emit.Data(ctx, msg); err != nil {
@@ -238,7 +247,11 @@ func (t *MetricsTrigger) fetchPatient(ctx context.Context, client component.APIC
 				if err != nil {
 					return err
 				}
-				out = append(out, newMetric{patient: patient, pos: position, doc: doc})
+				m := newMetric{patient: patient, pos: position, doc: doc}
+				if doc != nil && set.fhir {
+					m.doc, m.err = observation(doc, reqID(pg))
+				}
+				out = append(out, m)
 			}
 			return nil
 		})
@@ -325,4 +338,26 @@ func encodePositions(scope string, pos map[string]int) []byte {
 	}
 	b, _ := json.Marshal(st)
 	return b
+}
+
+// reqID is the page's meta.req_id, the provenance of its metrics.
+func reqID(pg *rest.Page) string {
+	var id string
+	_ = json.Unmarshal(pg.Meta["req_id"], &id)
+	return id
+}
+
+// observation turns a metric's single-resource document into the JSON of a
+// FHIR R4 Observation. The error names the metric and what the mapping lacks
+// (type, code or unit), never a value.
+func observation(doc []byte, reqID string) ([]byte, error) {
+	obs, err := fhir.ToObservation(doc, fhir.ToOptions{RequestID: reqID})
+	if err != nil {
+		var id struct {
+			Data struct{ ID string } `json:"data"`
+		}
+		_ = json.Unmarshal(doc, &id)
+		return nil, fmt.Errorf("metric %s cannot be expressed as a FHIR Observation: %w", id.Data.ID, err)
+	}
+	return json.Marshal(obs)
 }

@@ -23,6 +23,13 @@ const (
 	FieldLookback     = "lookback"     // how far each window reaches back before the watermark
 	FieldPageSize     = "pageSize"     // page[limit] of the list requests
 	FieldMetricTypes  = "metricTypes"  // comma-separated metric types (patientHealthMetrics)
+	FieldOutput       = "output"       // patientHealthMetrics: OutputJSONAPI (default) or OutputFHIR
+)
+
+// Values of the output field.
+const (
+	OutputJSONAPI = "jsonapi" // the metric's JSON:API single-resource document
+	OutputFHIR    = "fhir"    // a FHIR R4 Observation (lib/fhir)
 )
 
 // Defaults and bounds of the fields.
@@ -47,6 +54,7 @@ type settings struct {
 	lookback    time.Duration
 	pageSize    int
 	metricTypes []string // sorted; empty: every type
+	fhir        bool     // emit FHIR Observations instead of JSON:API documents
 }
 
 // readSettings parses the step fields; now is the poll's time (for the
@@ -85,6 +93,13 @@ func readSettings(cfg component.Config, now time.Time) (settings, error) {
 	}
 	slices.Sort(s.metricTypes)
 	s.metricTypes = slices.Compact(s.metricTypes)
+	switch out := strings.TrimSpace(cfg.String(FieldOutput)); out {
+	case "", OutputJSONAPI:
+	case OutputFHIR:
+		s.fhir = true
+	default:
+		return s, &component.InputError{Field: FieldOutput, Reason: fmt.Sprintf("must be %q or %q, not %q", OutputJSONAPI, OutputFHIR, out)}
+	}
 	return s, nil
 }
 

@@ -168,3 +168,44 @@ func TestExecRunsATriggerAndResumesFromItsSnapshot(t *testing.T) {
 		t.Fatal("trigger output must not carry the credential")
 	}
 }
+
+func TestExecMetricsTriggerEmitsFHIRObservations(t *testing.T) {
+	cfg := `{"startTime":"2000-01-01T00:00:00Z","output":"fhir","metricTypes":"weight,blood_pressure"}`
+	code, out, errOut := runCLIWith(t, "", nil, "exec", "patientHealthMetrics", "--sandbox", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	n := 0
+	for _, ev := range parseEvents(t, out) {
+		if ev.Event != "data" {
+			continue
+		}
+		n++
+		var msg struct {
+			Body struct {
+				ResourceType string `json:"resourceType"`
+				Status       string `json:"status"`
+				Code         struct {
+					Coding []struct{ System, Code string } `json:"coding"`
+				} `json:"code"`
+			} `json:"body"`
+		}
+		if err := json.Unmarshal(ev.Payload, &msg); err != nil {
+			t.Fatal(err)
+		}
+		b := msg.Body
+		if b.ResourceType != "Observation" || b.Status != "final" || len(b.Code.Coding) == 0 ||
+			b.Code.Coding[0].System != "http://loinc.org" ||
+			(b.Code.Coding[0].Code != "29463-7" && b.Code.Coding[0].Code != "85354-9") {
+			t.Fatalf("not a weight or blood pressure Observation: %s", ev.Payload)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no Observation emitted")
+	}
+
+	code, out, _ = runCLIWith(t, "", nil, "exec", "patientHealthMetrics", "--sandbox", "--config", `{"output":"xml"}`)
+	if code != 1 || !strings.Contains(out, `"field":"output"`) {
+		t.Fatalf("a bad output value must be an error event naming the field: %d %s", code, out)
+	}
+}
