@@ -35,6 +35,7 @@ type Exec struct {
 	Msg      *Message        // the decrypted incoming envelope
 	Cfg      Config          // the step's configuration (credential fields included)
 	Snapshot json.RawMessage // the step's current snapshot ({} when none)
+	Vars     json.RawMessage // the flow variables of the step (nil when none)
 	Emit     Emitter         // where events go
 	Log      *slog.Logger    // per-message logger; never log secrets or patient data at info
 	API      APIProvider     // authenticated HTTP clients for the Fitbit Plus API

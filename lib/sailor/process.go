@@ -63,7 +63,7 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery) (out outcome) {
 		execMsg.Headers["reply_to"] = in.replyTo
 	}
 	ex := &component.Exec{
-		Msg: &execMsg, Cfg: cfg, Snapshot: snapshot, Emit: x,
+		Msg: &execMsg, Cfg: cfg, Snapshot: snapshot, Vars: w.state.variables, Emit: x,
 		Log: log.With("name", "component"), API: w.api,
 	}
 	err = callFunction(ctx, w.fn, ex)

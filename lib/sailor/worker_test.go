@@ -536,3 +536,24 @@ func TestProtocolVersionOf(t *testing.T) {
 		}
 	}
 }
+
+func TestHandlePassesConfigSnapshotAndFlowVariables(t *testing.T) {
+	var got *component.Exec
+	fn := component.FunctionFunc(func(ctx context.Context, ex *component.Exec) error {
+		got = ex
+		return nil
+	})
+	step := stepData{
+		Config:    map[string]any{"apiKey": "secret"},
+		Snapshot:  json.RawMessage(`{"lastModifiedDate":123456789}`),
+		Variables: json.RawMessage(`{"region":"eu"}`),
+	}
+	w, _ := newTestWorker(t, testEnv(), step, fn)
+	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), inputHeaders(), 1))
+	if got == nil {
+		t.Fatal("function not called")
+	}
+	if got.Cfg.String("apiKey") != "secret" || string(got.Snapshot) != `{"lastModifiedDate":123456789}` || string(got.Vars) != `{"region":"eu"}` {
+		t.Fatalf("cfg %v snapshot %s vars %s", got.Cfg, got.Snapshot, got.Vars)
+	}
+}
