@@ -2,11 +2,14 @@ package sailor
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/fitbitplus/connector/lib/component"
 )
 
 func TestLoggerBunyanFields(t *testing.T) {
@@ -61,5 +64,25 @@ func TestParseLogLevel(t *testing.T) {
 	}
 	if _, err := parseLogLevel("loud"); err == nil {
 		t.Error("loud accepted")
+	}
+}
+
+// Debug logging shows the shape of a message, never its values: bodies carry
+// patient data.
+func TestDebugLogShowsNoMessageValues(t *testing.T) {
+	fn := component.FunctionFunc(func(ctx context.Context, ex *component.Exec) error { return nil })
+	w, _ := newTestWorker(t, testEnv(), stepData{}, fn)
+	var buf bytes.Buffer
+	w.log = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	in := map[string]any{"body": map[string]any{"first_name": "Zoë", "birth_date": "1948-06-12"}}
+	w.handle(context.Background(), inputDelivery(t, w, in, inputHeaders(), 1))
+	out := buf.String()
+	if !strings.Contains(out, "message content") || !strings.Contains(out, "first_name") {
+		t.Fatalf("debug log lacks the message shape:\n%s", out)
+	}
+	for _, value := range []string{"Zoë", "1948-06-12"} {
+		if strings.Contains(out, value) {
+			t.Fatalf("debug log shows the patient value %q:\n%s", value, out)
+		}
 	}
 }
