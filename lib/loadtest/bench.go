@@ -1,0 +1,422 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/fitbitplus/connector/lib/sailor"
+	"github.com/fitbitplus/connector/lib/sandbox"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Actions the benchmark can drive, with the inputs it makes for them.
+const (
+	ActionFetchPatient = "fetchPatient"
+	ActionCreateMetric = "createPatientHealthMetric"
+)
+
+// BenchConfig is one benchmark run.
+type BenchConfig struct {
+	AMQPURL         string
+	Binary          string // the connector binary; "" builds it
+	Action          string // ActionFetchPatient (default) or ActionCreateMetric
+	N               int    // inputs in the measured stream (default 1000)
+	Prefetch        int    // ELASTICIO_RABBITMQ_PREFETCH_SAILOR (default 1)
+	Workers         int    // worker processes on the one input queue (default 1)
+	Quorum          bool   // quorum input queue
+	Window          int    // inputs outstanding at once (0: 2·prefetch·workers + 2)
+	ProtocolVersion int    // of the inputs and outputs (default 1)
+	APILatency      time.Duration
+	FailRate        float64
+	RateLimitEvery  int
+	TokenLifetime   time.Duration
+	LogLevel        string        // worker LOG_LEVEL (default info)
+	Timeout         time.Duration // bound of the whole run (default 2 min + 5 ms per input)
+	BrokerOnly      bool          // an in-process relay instead of the worker: the broker's ceiling
+	NoValidation    bool          // the sandbox skips validating requests against swagger.json (less harness CPU)
+	Extra           map[string]string
+}
+
+func (c *BenchConfig) defaults() {
+	if c.AMQPURL == "" {
+		c.AMQPURL = AMQPURL()
+	}
+	if c.Action == "" {
+		c.Action = ActionFetchPatient
+	}
+	if c.N <= 0 {
+		c.N = 1000
+	}
+	c.Prefetch = max(c.Prefetch, 1)
+	c.Workers = max(c.Workers, 1)
+	if c.Window <= 0 {
+		c.Window = 2*c.Prefetch*c.Workers + 2
+	}
+	if c.ProtocolVersion != 2 {
+		c.ProtocolVersion = 1
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 2*time.Minute + time.Duration(c.N)*5*time.Millisecond
+	}
+}
+
+// BenchResult is what one run measured. Times are in milliseconds.
+type BenchResult struct {
+	Mode          string  `json:"mode"` // "connector" or "broker"
+	Action        string  `json:"action"`
+	N             int     `json:"n"`
+	Prefetch      int     `json:"prefetch"`
+	Workers       int     `json:"workers"`
+	Quorum        bool    `json:"quorum"`
+	APILatencyMs  float64 `json:"apiLatencyMs"`
+	FailRate      float64 `json:"failRate"`
+	Tally                 // ok, errors, lost, duplicates, deadLettered
+	Seconds       float64 `json:"seconds"`
+	MsgsPerSec    float64 `json:"msgsPerSec"`
+	P50Ms         float64 `json:"latencyP50Ms"`
+	P95Ms         float64 `json:"latencyP95Ms"`
+	P99Ms         float64 `json:"latencyP99Ms"`
+	PeakRSSMB     float64 `json:"peakRssMB"`     // highest of the workers
+	CPUMsPerMsg   float64 `json:"cpuMsPerMsg"`   // workers' CPU during the stream / N
+	FirstOutputMs float64 `json:"firstOutputMs"` // launch of the first worker to the first output
+	APIRequests   int64   `json:"apiRequests"`
+	Injected5xx   int64   `json:"injected5xx"`
+	Injected429   int64   `json:"injected429"`
+	TokenGrants   int64   `json:"tokenExchanges"`
+	WorkerExits   []int   `json:"workerExits,omitempty"`
+}
+
+// Inputs makes the body of input i for an action against the sandbox's seed.
+func Inputs(action string, seed sandbox.Seeded) (func(i int) any, error) {
+	ids := seed.PatientIDs
+	if len(ids) == 0 {
+		return nil, errors.New("the sandbox has no seeded patients")
+	}
+	switch action {
+	case ActionFetchPatient:
+		return func(i int) any { return map[string]any{"id": ids[i%len(ids)]} }, nil
+	case ActionCreateMetric:
+		base := time.Now().Add(-time.Hour).Truncate(time.Second)
+		return func(i int) any {
+			return map[string]any{"requestBody": map[string]any{"data": map[string]any{
+				"type": "patient_health_metric",
+				"attributes": map[string]any{"type": "blood_glucose", "value": 80 + i%60, "unit": "mg/dL",
+					"occurred_at": base.Add(time.Duration(i) * time.Millisecond).Format(time.RFC3339Nano)},
+				"relationships": map[string]any{"patient": map[string]any{"data": map[string]any{"type": "patient", "id": ids[i%len(ids)]}}},
+			}}}
+		}, nil
+	}
+	return nil, fmt.Errorf("action %q is not supported (%s, %s)", action, ActionFetchPatient, ActionCreateMetric)
+}
+
+// Bench runs one benchmark: sandbox, fake platform, topology, workers (or
+// the relay), a probe input for the time to first output, then a stream of
+// N inputs kept Window deep; it stops by itself within cfg.Timeout.
+func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
+	cfg.defaults()
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	res := BenchResult{Mode: "connector", Action: cfg.Action, N: cfg.N, Prefetch: cfg.Prefetch, Workers: cfg.Workers,
+		Quorum: cfg.Quorum, APILatencyMs: ms(cfg.APILatency), FailRate: cfg.FailRate}
+	if cfg.BrokerOnly {
+		res.Mode, res.Action = "broker", "relay"
+	}
+
+	sb, err := sandbox.New(sandbox.Options{Clients: map[string]string{ClientID: ClientSecret}, TokenLifetime: cfg.TokenLifetime,
+		NoValidation: cfg.NoValidation,
+		Faults:       sandbox.Faults{Latency: cfg.APILatency, FailRate: cfg.FailRate, RateLimitEvery: cfg.RateLimitEvery}})
+	if err != nil {
+		return res, err
+	}
+	base, err := sb.Start("127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	defer sb.Close()
+	input, err := Inputs(cfg.Action, sb.Seeded())
+	if err != nil {
+		return res, err
+	}
+	platform := NewPlatform(StepConfig(base))
+	defer platform.Close()
+
+	top, err := DeclareTopology(cfg.AMQPURL, TopologyOptions{Quorum: cfg.Quorum})
+	if err != nil {
+		return res, err
+	}
+	defer top.Delete()
+	cipher, err := sailor.NewCipher(CryptoPassword, CryptoIV)
+	if err != nil {
+		return res, err
+	}
+	pub, err := NewPublisher(top, cipher, false)
+	if err != nil {
+		return res, err
+	}
+	defer pub.Close()
+	col, err := StartCollector(top, cipher, CollectorOptions{})
+	if err != nil {
+		return res, err
+	}
+	defer col.Stop()
+
+	if err := pub.Publish(ctx, "probe", input(0), cfg.ProtocolVersion); err != nil {
+		return res, err
+	}
+	if err := pub.Confirm(ctx); err != nil {
+		return res, err
+	}
+
+	var workers []*Worker
+	var launched time.Time
+	if cfg.BrokerOnly {
+		launched = time.Now()
+		stop, err := startRelays(ctx, top, cfg.Prefetch, cfg.Workers)
+		if err != nil {
+			return res, err
+		}
+		defer stop()
+	} else {
+		bin := cfg.Binary
+		if bin == "" {
+			if bin, err = BuildConnector(); err != nil {
+				return res, err
+			}
+		}
+		extra := map[string]string{"ELASTICIO_PROTOCOL_VERSION": itoa(cfg.ProtocolVersion)}
+		if cfg.LogLevel != "" {
+			extra["LOG_LEVEL"] = cfg.LogLevel
+		}
+		for k, v := range cfg.Extra {
+			extra[k] = v
+		}
+		env := WorkerEnv(top, platform.URL(), cfg.Action, cfg.Prefetch, extra)
+		defer func() {
+			for _, w := range workers {
+				if !w.Exited() {
+					_, _ = w.Stop(10 * time.Second)
+				}
+			}
+		}()
+		for i := 0; i < cfg.Workers; i++ {
+			w, err := StartWorker(bin, env)
+			if err != nil {
+				return res, err
+			}
+			if i == 0 {
+				launched = w.Started
+			}
+			workers = append(workers, w)
+		}
+	}
+	probeCtx, probeCancel := context.WithTimeout(ctx, 30*time.Second)
+	err = col.WaitSettled(probeCtx, []string{"probe"}, nil)
+	probeCancel()
+	if err != nil {
+		return res, fmt.Errorf("probe input: %w%s", err, firstOutput(workers))
+	}
+	res.FirstOutputMs = ms(col.Record("probe").FirstAt.Sub(launched))
+	for _, w := range workers {
+		if err := w.WaitReady(30 * time.Second); err != nil {
+			return res, err
+		}
+	}
+	cpu0 := time.Duration(0)
+	for _, w := range workers {
+		cpu0 += w.Sample().CPU
+	}
+
+	ids := make([]string, cfg.N)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("m-%07d", i)
+	}
+	start := time.Now()
+	if err := stream(ctx, pub, col, ids, input, cfg.ProtocolVersion, cfg.Window); err != nil {
+		return res, err
+	}
+	waitCtx, waitCancel := context.WithCancel(ctx)
+	err = waitStalled(waitCtx, col, ids, 30*time.Second)
+	waitCancel()
+	var cpu1 time.Duration
+	for _, w := range workers {
+		cpu1 += w.Sample().CPU
+	}
+	// Dead letters of errored inputs arrive just after their error events.
+	time.Sleep(200 * time.Millisecond)
+
+	res.Tally = col.Tally(ids)
+	var last time.Time
+	lat := make([]float64, 0, len(ids))
+	for _, id := range ids {
+		r := col.Record(id)
+		if r.FirstAt.IsZero() {
+			continue
+		}
+		if r.FirstAt.After(last) {
+			last = r.FirstAt
+		}
+		if sent, ok := pub.SentAt(id); ok {
+			lat = append(lat, ms(r.FirstAt.Sub(sent)))
+		}
+	}
+	if !last.IsZero() {
+		res.Seconds = last.Sub(start).Seconds()
+		if res.Seconds > 0 {
+			res.MsgsPerSec = float64(res.OK+res.Errors) / res.Seconds
+		}
+	}
+	res.P50Ms, res.P95Ms, res.P99Ms = Percentile(lat, 50), Percentile(lat, 95), Percentile(lat, 99)
+	for _, w := range workers {
+		code, werr := w.Stop(30 * time.Second)
+		res.WorkerExits = append(res.WorkerExits, code)
+		if werr != nil && err == nil {
+			err = werr
+		}
+		u := w.Final()
+		res.PeakRSSMB = max(res.PeakRSSMB, float64(u.PeakRSSKB)/1024)
+	}
+	if cfg.N > 0 && cpu1 > cpu0 {
+		res.CPUMsPerMsg = ms(cpu1-cpu0) / float64(cfg.N)
+	}
+	st := sb.Stats()
+	res.APIRequests, res.Injected5xx, res.Injected429, res.TokenGrants = st.Requests, st.Injected5xx, st.Injected429, st.TokenExchanges
+	return res, err
+}
+
+func firstOutput(workers []*Worker) string {
+	if len(workers) == 0 {
+		return ""
+	}
+	out := workers[0].Output()
+	if len(out) > 4000 {
+		out = out[len(out)-4000:]
+	}
+	return "; worker output:\n" + out
+}
+
+// stream publishes ids, keeping at most window inputs unsettled.
+func stream(ctx context.Context, pub *Publisher, col *Collector, ids []string, input func(int) any, version, window int) error {
+	baseline := col.Settled()
+	for i, id := range ids {
+		for i-(col.Settled()-baseline) >= window {
+			wake := col.Changed()
+			if i-(col.Settled()-baseline) < window {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("stream stalled at %d of %d inputs: %w", i, len(ids), ctx.Err())
+			case <-wake:
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if err := pub.Publish(ctx, id, input(i+1), version); err != nil {
+			return err
+		}
+		if i%256 == 255 {
+			if err := pub.Confirm(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return pub.Confirm(ctx)
+}
+
+// waitStalled waits until every id is settled, or nothing settles for
+// quiet, or ctx ends. It returns nil in every case: what is missing is
+// counted as lost.
+func waitStalled(ctx context.Context, col *Collector, ids []string, quiet time.Duration) error {
+	for {
+		n := col.Settled()
+		qctx, cancel := context.WithTimeout(ctx, quiet)
+		err := col.WaitSettled(qctx, ids, nil)
+		cancel()
+		if err == nil || ctx.Err() != nil || col.Settled() == n {
+			return nil
+		}
+	}
+}
+
+// startRelays runs n in-process relays: each consumes the input queue with
+// prefetch, republishes every message to the data key on a confirm channel
+// (waiting for the confirm, as the worker does) and then acks it. No
+// decryption, no work: the broker's ceiling on this machine.
+func startRelays(ctx context.Context, top *Topology, prefetch, n int) (func(), error) {
+	var conns []*amqp.Connection
+	stop := func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}
+	for i := 0; i < n; i++ {
+		read, err := amqp.Dial(top.URL)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		conns = append(conns, read)
+		write, err := amqp.Dial(top.URL)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		conns = append(conns, write)
+		rch, err := read.Channel()
+		if err == nil {
+			err = rch.Qos(prefetch, 0, false)
+		}
+		var deliveries <-chan amqp.Delivery
+		if err == nil {
+			deliveries, err = rch.Consume(top.Input, "", false, false, false, false, nil)
+		}
+		var wch *amqp.Channel
+		if err == nil {
+			wch, err = write.Channel()
+		}
+		if err == nil {
+			err = wch.Confirm(false)
+		}
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("relay: %w", err)
+		}
+		go func() {
+			for d := range deliveries {
+				go relay(ctx, wch, top, d)
+			}
+		}()
+	}
+	return stop, nil
+}
+
+func relay(ctx context.Context, ch *amqp.Channel, top *Topology, d amqp.Delivery) {
+	h := amqp.Table{"parentMessageId": d.Headers["messageId"], "messageId": "relay-" + header(d.Headers, "messageId")}
+	if v, ok := d.Headers["protocolVersion"]; ok {
+		h["protocolVersion"] = v
+	}
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, top.Exchange, top.DataKey, false, false,
+		amqp.Publishing{ContentType: "application/json", ContentEncoding: "utf8", Headers: h, Body: d.Body})
+	if err != nil {
+		return
+	}
+	if ok, err := dc.WaitContext(ctx); err != nil || !ok {
+		return
+	}
+	_ = d.Ack(false)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Percentile is the p-th percentile (nearest rank) of xs; 0 when empty.
+func Percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	rank := int(p/100*float64(len(s))+0.999999) - 1
+	return s[min(max(rank, 0), len(s)-1)]
+}

@@ -1,0 +1,46 @@
+//go:build integration
+
+package loadtest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fitbitplus/connector/lib/loadtest"
+)
+
+// TestBenchSmoke runs the benchmark as cmd/loadbench does, small: the
+// connector with two workers on a quorum queue, and the broker-only relay.
+func TestBenchSmoke(t *testing.T) {
+	ctx := context.Background()
+	for _, cfg := range []loadtest.BenchConfig{
+		{Action: loadtest.ActionFetchPatient, N: 200, Prefetch: 5, Workers: 2, Quorum: true, Timeout: time.Minute},
+		{Action: loadtest.ActionCreateMetric, N: 100, Prefetch: 5, Workers: 1, APILatency: 5 * time.Millisecond, Timeout: time.Minute},
+		{N: 200, Prefetch: 5, BrokerOnly: true, Timeout: time.Minute},
+	} {
+		r, err := loadtest.Bench(ctx, cfg)
+		if err != nil {
+			t.Fatalf("%+v: %v", cfg, err)
+		}
+		t.Logf("%s %s workers=%d: %.0f msg/s ok=%d lost=%d dup=%d rss=%.1fMB cpu=%.3fms/msg first=%.0fms",
+			r.Mode, r.Action, r.Workers, r.MsgsPerSec, r.OK, r.Lost, r.Duplicates, r.PeakRSSMB, r.CPUMsPerMsg, r.FirstOutputMs)
+		if r.OK != cfg.N || r.Lost != 0 || r.Duplicates != 0 || r.Errors != 0 || r.DeadLettered != 0 {
+			t.Errorf("%s: tally %+v", r.Mode, r.Tally)
+		}
+		if r.MsgsPerSec <= 0 || r.P50Ms <= 0 || r.P99Ms < r.P50Ms {
+			t.Errorf("%s: rate %.0f, p50 %.1f, p99 %.1f", r.Mode, r.MsgsPerSec, r.P50Ms, r.P99Ms)
+		}
+		if r.Mode == "connector" {
+			if r.PeakRSSMB <= 1 || r.CPUMsPerMsg <= 0 || r.FirstOutputMs <= 0 || len(r.WorkerExits) != cfg.Workers {
+				t.Errorf("worker figures: rss %.1f MB, cpu %.3f ms/msg, first output %.0f ms, exits %v",
+					r.PeakRSSMB, r.CPUMsPerMsg, r.FirstOutputMs, r.WorkerExits)
+			}
+			for _, code := range r.WorkerExits {
+				if code != 0 {
+					t.Errorf("a worker exited %d after SIGTERM", code)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,383 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/fitbitplus/connector/lib/sailor"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Record is what became of one input: its data and error events (matched by
+// their parentMessageId header) and its dead-lettered copies (matched by the
+// messageId header the input keeps).
+type Record struct {
+	Data, Errors, Dead int
+	FirstAt            time.Time // first data or error event
+	ErrorMessages      []string  // the decrypted error events' messages
+}
+
+// Outcome names a settled record: "data", "error", "dead", or "" while none.
+func (r Record) Outcome() string {
+	switch {
+	case r.Data > 0:
+		return "data"
+	case r.Errors > 0:
+		return "error"
+	case r.Dead > 0:
+		return "dead"
+	}
+	return ""
+}
+
+// Collector consumes a topology's data, error and dead-letter queues,
+// decrypts every output and matches it to its input. It reconnects when the
+// broker goes away, and ignores the broker's redeliveries of outputs it has
+// already counted (same output messageId), so that a count above one is a
+// duplicate made by the worker.
+type Collector struct {
+	top    *Topology
+	cipher *sailor.Cipher
+	keep   bool
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu          sync.Mutex
+	records     map[string]*Record
+	outputs     map[string]bool // output messageIds seen
+	bodies      [][]byte        // decrypted data outputs, when kept
+	rawErrors   [][]byte        // error payloads as published, when kept
+	undecodable int
+	unmatched   int
+	reconnects  int
+	wake        chan struct{}
+	settled     int
+}
+
+// CollectorOptions: KeepOutputs keeps every decrypted data output and raw
+// error payload (for the security checks).
+type CollectorOptions struct{ KeepOutputs bool }
+
+// StartCollector starts consuming. Stop ends it.
+func StartCollector(top *Topology, c *sailor.Cipher, o CollectorOptions) (*Collector, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	col := &Collector{top: top, cipher: c, keep: o.KeepOutputs, cancel: cancel, done: make(chan struct{}),
+		records: map[string]*Record{}, outputs: map[string]bool{}, wake: make(chan struct{})}
+	conn, deliveries, err := col.connect()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	go col.loop(ctx, conn, deliveries)
+	return col, nil
+}
+
+// Stop ends consuming (bounded).
+func (c *Collector) Stop() {
+	c.cancel()
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+type tagged struct {
+	queue string
+	d     amqp.Delivery
+}
+
+func (c *Collector) connect() (*amqp.Connection, <-chan tagged, error) {
+	conn, err := amqp.Dial(c.top.URL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("collector: dial: %w", err)
+	}
+	ch, err := conn.Channel()
+	if err == nil {
+		err = ch.Qos(2000, 0, false)
+	}
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, fmt.Errorf("collector: channel: %w", err)
+	}
+	out := make(chan tagged, 256)
+	var wg sync.WaitGroup
+	for _, q := range []string{c.top.DataQueue, c.top.ErrorQueue, c.top.DeadQueue} {
+		ds, err := ch.Consume(q, "", false, false, false, false, nil)
+		if err != nil {
+			_ = conn.Close()
+			return nil, nil, fmt.Errorf("collector: consume %s: %w", q, err)
+		}
+		wg.Add(1)
+		go func(q string) {
+			defer wg.Done()
+			for d := range ds {
+				out <- tagged{q, d}
+			}
+		}(q)
+	}
+	go func() { wg.Wait(); close(out) }()
+	return conn, out, nil
+}
+
+func (c *Collector) loop(ctx context.Context, conn *amqp.Connection, deliveries <-chan tagged) {
+	defer close(c.done)
+	for {
+		c.drain(ctx, deliveries)
+		_ = conn.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		// The broker went away: reconnect until it is back or we are stopped.
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+			var err error
+			if conn, deliveries, err = c.connect(); err == nil {
+				c.mu.Lock()
+				c.reconnects++
+				c.mu.Unlock()
+				break
+			}
+		}
+	}
+}
+
+func (c *Collector) drain(ctx context.Context, deliveries <-chan tagged) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case t, ok := <-deliveries:
+			if !ok {
+				return
+			}
+			c.record(t.queue, t.d)
+			_ = t.d.Ack(false)
+		}
+	}
+}
+
+func header(h amqp.Table, k string) string {
+	s, _ := h[k].(string)
+	return s
+}
+
+func (c *Collector) record(queue string, d amqp.Delivery) {
+	now := time.Now()
+	var input, errMsg string
+	var body []byte
+	switch queue {
+	case c.top.DeadQueue:
+		input = header(d.Headers, "messageId")
+	default:
+		input = header(d.Headers, "parentMessageId")
+		out := header(d.Headers, "messageId")
+		c.mu.Lock()
+		seen := out != "" && c.outputs[out]
+		c.outputs[out] = true
+		c.mu.Unlock()
+		if seen {
+			return // the broker redelivered an output we counted
+		}
+		var err error
+		if queue == c.top.DataQueue {
+			body, err = c.decodeData(d)
+		} else {
+			errMsg, err = c.decodeError(d.Body)
+			body = d.Body
+		}
+		if err != nil {
+			c.mu.Lock()
+			c.undecodable++
+			c.mu.Unlock()
+			return
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if input == "" {
+		c.unmatched++
+		return
+	}
+	r := c.records[input]
+	if r == nil {
+		r = &Record{}
+		c.records[input] = r
+	}
+	if r.Outcome() == "" {
+		c.settled++
+	}
+	switch queue {
+	case c.top.DeadQueue:
+		if d.Redelivered && r.Dead > 0 {
+			return
+		}
+		r.Dead++
+	case c.top.DataQueue:
+		r.Data++
+		if c.keep {
+			c.bodies = append(c.bodies, body)
+		}
+	default:
+		r.Errors++
+		r.ErrorMessages = append(r.ErrorMessages, errMsg)
+		if c.keep {
+			c.rawErrors = append(c.rawErrors, body)
+		}
+	}
+	if queue != c.top.DeadQueue && r.FirstAt.IsZero() {
+		r.FirstAt = now
+	}
+	close(c.wake)
+	c.wake = make(chan struct{})
+}
+
+func (c *Collector) decodeData(d amqp.Delivery) ([]byte, error) {
+	v := 1
+	switch n := d.Headers["protocolVersion"].(type) {
+	case int64:
+		v = int(n)
+	case int32:
+		v = int(n)
+	case int8:
+		v = int(n)
+	}
+	plain, err := c.cipher.DecryptMessage(d.Body, v)
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(plain) {
+		return nil, fmt.Errorf("data output is not JSON")
+	}
+	return plain, nil
+}
+
+func (c *Collector) decodeError(body []byte) (string, error) {
+	var p struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return "", err
+	}
+	plain, err := c.cipher.DecryptMessage([]byte(p.Error), 1)
+	if err != nil {
+		return "", err
+	}
+	var e struct {
+		Name    string `json:"name"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(plain, &e); err != nil {
+		return "", err
+	}
+	return e.Name + ": " + e.Message, nil
+}
+
+// Record returns what became of input id.
+func (c *Collector) Record(id string) Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.records[id]; r != nil {
+		out := *r
+		out.ErrorMessages = append([]string(nil), r.ErrorMessages...)
+		return out
+	}
+	return Record{}
+}
+
+// Settled is the number of inputs with at least one outcome.
+func (c *Collector) Settled() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.settled
+}
+
+// Changed is closed at the next recorded outcome.
+func (c *Collector) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wake
+}
+
+// WaitSettled waits until every id has an outcome for which done reports
+// true (nil: any outcome), or ctx ends (an error naming how many are missing).
+func (c *Collector) WaitSettled(ctx context.Context, ids []string, done func(id string, r Record) bool) error {
+	if done == nil {
+		done = func(string, Record) bool { return true }
+	}
+	for {
+		wake := c.Changed()
+		missing := 0
+		for _, id := range ids {
+			r := c.Record(id)
+			if r.Outcome() == "" || !done(id, r) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d inputs not settled: %w", missing, len(ids), errTimeout)
+		case <-wake:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Outputs returns the decrypted data outputs and raw error payloads kept.
+func (c *Collector) Outputs() (data, errs [][]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.bodies...), append([][]byte(nil), c.rawErrors...)
+}
+
+// Anomalies counts outputs that could not be decrypted or matched to an
+// input, and the collector's reconnects.
+func (c *Collector) Anomalies() (undecodable, unmatched, reconnects int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.undecodable, c.unmatched, c.reconnects
+}
+
+// Tally summarises the records of ids.
+type Tally struct {
+	Inputs       int            `json:"inputs"`
+	OK           int            `json:"ok"`           // inputs with one data output or more
+	Errors       int            `json:"errors"`       // inputs with error events and no data
+	Lost         int            `json:"lost"`         // inputs with no outcome at all
+	Duplicates   int            `json:"duplicates"`   // outputs beyond the first per input
+	DeadLettered int            `json:"deadLettered"` // inputs dead-lettered (rejected)
+	Outcomes     map[string]int `json:"-"`
+}
+
+// Tally counts the outcomes of ids.
+func (c *Collector) Tally(ids []string) Tally {
+	t := Tally{Inputs: len(ids), Outcomes: map[string]int{}}
+	for _, id := range ids {
+		r := c.Record(id)
+		t.Outcomes[r.Outcome()]++
+		switch r.Outcome() {
+		case "data":
+			t.OK++
+		case "error":
+			t.Errors++
+		case "":
+			t.Lost++
+		}
+		if n := r.Data + r.Errors; n > 1 {
+			t.Duplicates += n - 1
+		}
+		if r.Dead > 0 {
+			t.DeadLettered++
+		}
+	}
+	return t
+}

@@ -1,0 +1,340 @@
+//go:build integration
+
+package loadtest_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fitbitplus/connector/actions"
+	"github.com/fitbitplus/connector/lib/fitbitplus"
+	"github.com/fitbitplus/connector/lib/loadtest"
+	"github.com/fitbitplus/connector/lib/sailor"
+	"github.com/fitbitplus/connector/lib/sandbox"
+)
+
+// The fault suite: each case runs a stream of inputs through a real broker
+// and `connector run` and asserts what became of every input. Duplicates are
+// allowed only where the protocol makes them (an input whose output was
+// published but whose ack was lost is redelivered and processed again), and
+// are counted in the log.
+
+const prefetch = 10
+
+func TestFaultBrokerRestart(t *testing.T) {
+	url, ctl := privateBroker(t, 5682)
+	// 50 ms API latency at prefetch 5: the stream lasts about 3 s, so that
+	// the restart lands in it.
+	r := newRig(t, rigOptions{url: url, persistent: true,
+		sandbox: sandbox.Options{Faults: sandbox.Faults{Latency: 50 * time.Millisecond}}})
+	ids := r.publish("restart", 300)
+	sup := r.supervise(r.env(5, map[string]string{
+		"ELASTICIO_AMQP_PERSISTENT_MESSAGES": "true",
+		// Ride out the restart instead of exiting; the supervisor restarts
+		// the worker if it exits anyway, as the platform would.
+		"ELASTICIO_AMQP_RECONNECT_ATTEMPTS": "100", "ELASTICIO_AMQP_RECONNECT_TIMEOUT": "200",
+	}))
+	r.waitCount(40, 30*time.Second)
+	if err := ctl("stop_app"); err != nil {
+		t.Fatal(err)
+	}
+	atStop := r.col.Settled()
+	time.Sleep(time.Second)
+	if err := ctl("start_app"); err != nil {
+		t.Fatal(err)
+	}
+	if atStop >= len(ids) {
+		t.Fatal("the stream ended before the broker stopped; the case proves nothing")
+	}
+	r.waitSettled(ids, 60*time.Second)
+	tally := r.expect(ids, allData, 5)
+	sup.mu.Lock()
+	t.Logf("broker restarted after %d of %d inputs settled; worker restarts %d; duplicates (true redeliveries) %d",
+		atStop, len(ids), sup.restarts, tally.Duplicates)
+	sup.mu.Unlock()
+}
+
+func TestFaultSIGKILL(t *testing.T) {
+	r := newRig(t, rigOptions{sandbox: sandbox.Options{Faults: sandbox.Faults{Latency: 5 * time.Millisecond}}})
+	ids := r.publish("kill", 400)
+	w := r.start(r.env(prefetch, nil))
+	r.waitCount(100, 30*time.Second)
+	if err := w.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	killedAt := r.col.Settled()
+	r.start(r.env(prefetch, nil))
+	r.waitSettled(ids, 60*time.Second)
+	tally := r.expect(ids, allData, prefetch)
+	t.Logf("SIGKILL after %d settled inputs; duplicates (true redeliveries) %d", killedAt, tally.Duplicates)
+}
+
+func TestFaultSIGTERM(t *testing.T) {
+	r := newRig(t, rigOptions{sandbox: sandbox.Options{Faults: sandbox.Faults{Latency: 20 * time.Millisecond}}})
+	ids := r.publish("term", 300)
+	w := r.start(r.env(5, nil))
+	r.waitCount(50, 30*time.Second)
+	if err := w.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, err := w.Wait(15 * time.Second)
+	if err != nil || code != 0 {
+		t.Fatalf("SIGTERM: exit code %d, %v", code, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	settled := r.col.Settled()
+	left := r.depth(r.top.Input)
+	t.Logf("SIGTERM: %d inputs finished, %d left in the queue", settled, left)
+	if settled+left != len(ids) {
+		t.Errorf("after SIGTERM %d settled + %d left in the queue != %d inputs", settled, left, len(ids))
+	}
+	if left == 0 {
+		t.Error("the whole stream was processed before SIGTERM; the case proves nothing")
+	}
+	if tally := r.col.Tally(ids); tally.Duplicates > 0 || tally.Errors > 0 {
+		t.Errorf("after SIGTERM: %+v", tally)
+	}
+	r.start(r.env(5, nil))
+	r.waitSettled(ids, 60*time.Second)
+	r.expect(ids, allData, 0)
+}
+
+func TestFaultAPI(t *testing.T) {
+	t.Run("5xx_10pct", func(t *testing.T) {
+		r := newRig(t, rigOptions{sandbox: sandbox.Options{Seed: 7, Faults: sandbox.Faults{FailRate: 0.1}}})
+		ids := r.publish("fail", 300)
+		r.start(r.env(prefetch, nil))
+		r.waitSettled(ids, 60*time.Second)
+		r.expect(ids, allData, 0)
+		if st := r.sb.Stats(); st.Injected5xx < 10 {
+			t.Errorf("only %d injected 5xx answers", st.Injected5xx)
+		} else {
+			t.Logf("injected 5xx: %d of %d requests", st.Injected5xx, st.Requests)
+		}
+	})
+	t.Run("429_retry_after", func(t *testing.T) {
+		r := newRig(t, rigOptions{sandbox: sandbox.Options{Faults: sandbox.Faults{RateLimitEvery: 10, RetryAfter: time.Second}}})
+		ids := r.publish("limit", 200)
+		r.start(r.env(prefetch, nil))
+		r.waitSettled(ids, 90*time.Second)
+		r.expect(ids, allData, 0)
+		if st := r.sb.Stats(); st.Injected429 < 10 {
+			t.Errorf("only %d injected 429 answers", st.Injected429)
+		} else {
+			t.Logf("injected 429: %d of %d requests", st.Injected429, st.Requests)
+		}
+	})
+	t.Run("slow_beyond_client_timeout", func(t *testing.T) {
+		// `connector run` has no setting for the API client's per-attempt
+		// timeout (30 s), so this case runs the same worker in process with
+		// the generated actions and a 300 ms attempt timeout; every 4th API
+		// request is answered after 1 s.
+		var n, slowed atomic.Int64
+		slow := func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				if n.Add(1)%4 == 0 {
+					slowed.Add(1)
+					select {
+					case <-time.After(time.Second):
+					case <-req.Context().Done():
+						return
+					}
+				}
+				h.ServeHTTP(w, req)
+			})
+		}
+		r := newRig(t, rigOptions{wrap: slow})
+		ids := r.publish("slow", 200)
+		runInProcess(t, r, r.env(prefetch, nil), fitbitplus.WithAttemptTimeout(300*time.Millisecond))
+		r.waitSettled(ids, 90*time.Second)
+		r.expect(ids, allData, 0)
+		t.Logf("slowed requests: %d of %d", slowed.Load(), n.Load())
+	})
+}
+
+// runInProcess runs sailor.Run with the generated actions in this process
+// until the test ends.
+func runInProcess(t *testing.T, r *rig, env map[string]string, opts ...fitbitplus.Option) {
+	t.Helper()
+	s, err := sailor.LoadSettings(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &strings.Builder{}
+	var mu = make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- sailor.Run(ctx, s, sailor.Deps{
+			Functions: actions.Registry,
+			API:       fitbitplus.NewClients(fitbitplus.Defaults{}, nil, opts...),
+			Logger:    sailor.NewLogger(lockedWriter{logs, mu}, s.LogOptions("loadtest")),
+			Hostname:  "loadtest-" + r.top.Name,
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("in-process worker did not stop")
+		}
+		if t.Failed() {
+			mu <- struct{}{}
+			t.Logf("worker output:\n%s", logs.String())
+			<-mu
+		}
+	})
+}
+
+type lockedWriter struct {
+	b  *strings.Builder
+	mu chan struct{}
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu <- struct{}{}
+	defer func() { <-l.mu }()
+	return l.b.Write(p)
+}
+
+func TestFaultTokens(t *testing.T) {
+	// Tokens live 2 s; the token endpoint fails from 1.5 s to 4 s into the stream.
+	var outage atomic.Bool
+	var refused atomic.Int64
+	tokenOutage := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if outage.Load() && strings.HasSuffix(req.URL.Path, "/oauth/token") {
+				refused.Add(1)
+				w.Header().Set("Content-Type", sandbox.MediaType)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"errors":[{"status":"503","code":"ServiceUnavailable","title":"token endpoint down (test)"}]}`))
+				return
+			}
+			h.ServeHTTP(w, req)
+		})
+	}
+	r := newRig(t, rigOptions{wrap: tokenOutage,
+		sandbox: sandbox.Options{TokenLifetime: 2 * time.Second, Faults: sandbox.Faults{Latency: 40 * time.Millisecond}}})
+	ids := r.publish("token", 300)
+	r.start(r.env(2, nil)) // about 6 s of stream
+	time.Sleep(1500 * time.Millisecond)
+	outage.Store(true)
+	time.Sleep(2500 * time.Millisecond)
+	outage.Store(false)
+	r.waitSettled(ids, 90*time.Second)
+	r.expect(ids, allData, 0)
+	st := r.sb.Stats()
+	t.Logf("token exchanges %d (refreshes %d), refused during the outage %d", st.TokenExchanges, st.TokenRefreshes, refused.Load())
+	if st.TokenExchanges < 3 {
+		t.Errorf("tokens were not renewed: %d exchanges", st.TokenExchanges)
+	}
+	if refused.Load() == 0 {
+		t.Error("no token exchange hit the outage; the case proves nothing")
+	}
+}
+
+func TestFaultFullNextQueue(t *testing.T) {
+	const limit = 50
+	r := newRig(t, rigOptions{topology: loadtest.TopologyOptions{DataMaxLength: limit}, noCollect: true})
+	ids := r.publish("full", 200)
+	w := r.start(r.env(prefetch, map[string]string{
+		"ELASTICIO_AMQP_PUBLISH_RETRY_DELAY": "50", "ELASTICIO_AMQP_PUBLISH_MAX_RETRY_DELAY": "400"}))
+	// Nobody drains the next queue: it fills up, publishes are nacked and
+	// retried, and the worker holds its inputs.
+	deadline := time.Now().Add(20 * time.Second)
+	for r.depth(r.top.DataQueue) < limit && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	data, input := r.depth(r.top.DataQueue), r.depth(r.top.Input)
+	t.Logf("full next queue: %d in it, %d inputs ready, %d held by the worker", data, input, len(ids)-data-input)
+	if data != limit {
+		t.Errorf("next queue holds %d, want its limit %d", data, limit)
+	}
+	if held := len(ids) - data - input; held < 0 || held > prefetch {
+		t.Errorf("%d inputs neither in the input queue nor output: want at most prefetch (%d) held", held, prefetch)
+	}
+	if n := r.depth(r.top.DeadQueue); n != 0 {
+		t.Errorf("%d inputs dead-lettered while the next queue was full", n)
+	}
+	if !strings.Contains(w.Output(), "publish failed; retrying") {
+		t.Error("the worker did not log publish retries")
+	}
+	r.collect()
+	r.waitSettled(ids, 60*time.Second)
+	r.expect(ids, allData, 0)
+}
+
+func TestFaultBadInputs(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	wrong, err := sailor.NewCipher("not-the-step-password", loadtest.CryptoIV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	want := map[string]string{}
+	var ids []string
+	pad := strings.Repeat("x", 1<<20)
+	for i := 0; i < 300; i++ {
+		id := fmt.Sprintf("mixed-%04d", i)
+		ids = append(ids, id)
+		var err error
+		switch i % 10 {
+		case 1: // random bytes
+			junk := make([]byte, 1+i)
+			_, _ = rand.Read(junk)
+			err = r.pub.PublishRaw(ctx, id, junk, loadtest.InputHeaders(id))
+			want[id] = "dead"
+		case 3: // valid JSON, wrong key
+			plain, _ := json.Marshal(map[string]any{"body": r.input(i)})
+			err = r.pub.PublishRaw(ctx, id, wrong.EncryptMessage(plain, 1), loadtest.InputHeaders(id))
+			want[id] = "dead"
+		case 5: // right key, not JSON
+			err = r.pub.PublishRaw(ctx, id, r.cipher.EncryptMessage([]byte("not json {"), 1), loadtest.InputHeaders(id))
+			want[id] = "dead"
+		case 7: // valid but oversized (1 MiB of padding the action ignores), protocol v2
+			body := r.input(i).(map[string]any)
+			body["padding"] = pad
+			err = r.pub.Publish(ctx, id, body, 2)
+			want[id] = "data"
+		case 9: // invalid for the action: an id the API does not know, and a missing id
+			body := map[string]any{"id": "no-such-patient"}
+			if i%20 == 19 {
+				body = map[string]any{}
+			}
+			err = r.pub.Publish(ctx, id, body, 1)
+			want[id] = "error"
+		default:
+			err = r.pub.Publish(ctx, id, r.input(i), 1+i%2)
+			want[id] = "data"
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.pub.Confirm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.start(r.env(prefetch, nil))
+	r.waitSettled(ids, 60*time.Second)
+	tally := r.expect(ids, func(id string) string { return want[id] }, 0)
+	if tally.DeadLettered != 120 {
+		t.Errorf("dead-lettered %d, want 120 (90 undecodable + 30 errored)", tally.DeadLettered)
+	}
+}

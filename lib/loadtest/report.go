@@ -1,0 +1,67 @@
+package loadtest
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Median combines repeats of one configuration: every measured figure is
+// the median of the runs; the counts of losses, duplicates, errors and
+// dead letters are the worst (highest) run's, so that a single loss shows.
+func Median(runs []BenchResult) BenchResult {
+	if len(runs) == 0 {
+		return BenchResult{}
+	}
+	out := runs[0]
+	pick := func(f func(BenchResult) float64) float64 {
+		xs := make([]float64, len(runs))
+		for i, r := range runs {
+			xs[i] = f(r)
+		}
+		sort.Float64s(xs)
+		if len(xs)%2 == 1 {
+			return xs[len(xs)/2]
+		}
+		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	out.Seconds = pick(func(r BenchResult) float64 { return r.Seconds })
+	out.MsgsPerSec = pick(func(r BenchResult) float64 { return r.MsgsPerSec })
+	out.P50Ms = pick(func(r BenchResult) float64 { return r.P50Ms })
+	out.P95Ms = pick(func(r BenchResult) float64 { return r.P95Ms })
+	out.P99Ms = pick(func(r BenchResult) float64 { return r.P99Ms })
+	out.PeakRSSMB = pick(func(r BenchResult) float64 { return r.PeakRSSMB })
+	out.CPUMsPerMsg = pick(func(r BenchResult) float64 { return r.CPUMsPerMsg })
+	out.FirstOutputMs = pick(func(r BenchResult) float64 { return r.FirstOutputMs })
+	out.OK = int(pick(func(r BenchResult) float64 { return float64(r.OK) }))
+	for _, r := range runs {
+		out.Errors = max(out.Errors, r.Errors)
+		out.Lost = max(out.Lost, r.Lost)
+		out.Duplicates = max(out.Duplicates, r.Duplicates)
+		out.DeadLettered = max(out.DeadLettered, r.DeadLettered)
+	}
+	return out
+}
+
+// WriteTable writes results as a markdown table.
+func WriteTable(w io.Writer, results []BenchResult) error {
+	var b strings.Builder
+	b.WriteString("| mode | action | N | prefetch | workers | queue | API latency | fail rate | ok | errors | lost | dup | dead | msg/s | p50 ms | p95 ms | p99 ms | peak RSS MB | CPU ms/msg | first output ms |\n")
+	b.WriteString("|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range results {
+		queue := "classic"
+		if r.Quorum {
+			queue = "quorum"
+		}
+		rss, cpu, first := "–", "–", "–"
+		if r.Mode == "connector" {
+			rss, cpu, first = fmt.Sprintf("%.1f", r.PeakRSSMB), fmt.Sprintf("%.3f", r.CPUMsPerMsg), fmt.Sprintf("%.0f", r.FirstOutputMs)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %.0f ms | %.2f | %d | %d | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %s | %s | %s |\n",
+			r.Mode, r.Action, r.N, r.Prefetch, r.Workers, queue, r.APILatencyMs, r.FailRate, r.OK, r.Errors, r.Lost,
+			r.Duplicates, r.DeadLettered, r.MsgsPerSec, r.P50Ms, r.P95Ms, r.P99Ms, rss, cpu, first)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,217 @@
+//go:build integration
+
+package loadtest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fitbitplus/connector/lib/loadtest"
+)
+
+// tokenSpy records the bearer tokens the worker sends, so that the checks
+// can look for them.
+type tokenSpy struct {
+	mu     sync.Mutex
+	tokens map[string]bool
+}
+
+func (s *tokenSpy) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok != "" {
+			s.mu.Lock()
+			s.tokens[tok] = true
+			s.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *tokenSpy) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for t := range s.tokens {
+		out = append(out, t)
+	}
+	return out
+}
+
+// credentialKeys must never appear as keys of an emitted message.
+var credentialKeys = []string{"clientSecret", "client_secret", "access_token", "refresh_token", "accessToken",
+	"refreshToken", "password", "apiKey", "api_key", "authorization", "Authorization"}
+
+// TestSecurityNoSecretsInOutput runs the worker with debug and trace logging
+// on valid, invalid and undecodable inputs, and checks that neither its output
+// nor its emitted messages hold a secret, a token or a patient attribute
+// value, and that no emitted message has a credential field.
+func TestSecurityNoSecretsInOutput(t *testing.T) {
+	for _, level := range []string{"debug", "trace"} {
+		t.Run(level, func(t *testing.T) {
+			spy := &tokenSpy{tokens: map[string]bool{}}
+			r := newRig(t, rigOptions{wrap: spy.wrap})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var ids []string
+			for i := 0; i < 24; i++ {
+				id := fmt.Sprintf("sec-%02d", i)
+				ids = append(ids, id)
+				var err error
+				switch {
+				case i%8 == 3:
+					err = r.pub.Publish(ctx, id, map[string]any{"id": "no-such-patient"}, 1)
+				case i%8 == 5:
+					err = r.pub.PublishRaw(ctx, id, []byte("garbage "+loadtest.CryptoIV), loadtest.InputHeaders(id))
+				default:
+					err = r.pub.Publish(ctx, id, r.input(i), 1)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := r.pub.Confirm(ctx); err != nil {
+				t.Fatal(err)
+			}
+			w := r.start(r.env(4, map[string]string{"LOG_LEVEL": level, "OAUTH_CLIENT_SECRET": loadtest.ClientSecret}))
+			r.waitSettled(ids, 30*time.Second)
+			if code, err := w.Stop(15 * time.Second); err != nil || code != 0 {
+				t.Fatalf("stop: exit %d, %v", code, err)
+			}
+			logs := w.Output()
+			if !strings.Contains(logs, `"level":20`) {
+				t.Fatalf("LOG_LEVEL=%s produced no debug lines; the check proves nothing", level)
+			}
+			data, errs := r.col.Outputs()
+			if len(data) == 0 || len(errs) == 0 {
+				t.Fatalf("%d data and %d error outputs; want both", len(data), len(errs))
+			}
+
+			secrets := map[string]string{"client secret": loadtest.ClientSecret, "crypto password": loadtest.CryptoPassword,
+				"platform API key": loadtest.APIKey}
+			tokens := spy.list()
+			if len(tokens) == 0 {
+				t.Fatal("the worker sent no bearer token")
+			}
+			for i, tok := range tokens {
+				secrets[fmt.Sprintf("access token %d", i)] = tok
+			}
+			patient := patientValues(t, data)
+			if len(patient) < 10 {
+				t.Fatalf("only %d patient attribute values found in the outputs", len(patient))
+			}
+			for what, v := range secrets {
+				if strings.Contains(logs, v) {
+					t.Errorf("the worker's output holds the %s", what)
+				}
+			}
+			for _, v := range patient {
+				if strings.Contains(logs, v) {
+					t.Errorf("the worker's output holds the patient attribute value %q", v)
+				}
+			}
+			for _, out := range append(data, errs...) {
+				for what, v := range secrets {
+					if strings.Contains(string(out), v) {
+						t.Errorf("an emitted message holds the %s", what)
+					}
+				}
+				for _, k := range credentialKeys {
+					if strings.Contains(string(out), `"`+k+`"`) {
+						t.Errorf("an emitted message has the credential field %q", k)
+					}
+				}
+			}
+			// The error events' decrypted contents too.
+			for _, id := range ids {
+				for _, m := range r.col.Record(id).ErrorMessages {
+					for what, v := range secrets {
+						if strings.Contains(m, v) {
+							t.Errorf("error event of %s holds the %s", id, what)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// patientValues collects the identifying attribute values of the patients
+// in data outputs (names, email, birth date, phone numbers, identifiers).
+func patientValues(t *testing.T, data [][]byte) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, b := range data {
+		var env struct {
+			Body struct {
+				Data struct {
+					Attributes map[string]any `json:"attributes"`
+				} `json:"data"`
+			} `json:"body"`
+		}
+		if err := json.Unmarshal(b, &env); err != nil {
+			t.Fatal(err)
+		}
+		a := env.Body.Data.Attributes
+		for _, k := range []string{"first_name", "last_name", "email_address", "birth_date"} {
+			if s, ok := a[k].(string); ok && len(s) >= 3 {
+				seen[s] = true
+			}
+		}
+		if f, l := a["first_name"], a["last_name"]; f != nil && l != nil {
+			seen[fmt.Sprint(f, " ", l)] = true
+		}
+		for _, list := range []string{"phone_numbers", "identifiers"} {
+			items, _ := a[list].([]any)
+			for _, it := range items {
+				m, _ := it.(map[string]any)
+				for _, k := range []string{"number", "value"} {
+					if s, ok := m[k].(string); ok && s != "" {
+						seen[s] = true
+					}
+				}
+			}
+		}
+	}
+	var out []string
+	for v := range seen {
+		out = append(out, v)
+	}
+	return out
+}
+
+// TestSecurityNoInputPatientDataInDebugLogs sends patient attributes in the
+// input (createPatient) with debug logging on: they must not reach the log.
+func TestSecurityNoInputPatientDataInDebugLogs(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	phi := []string{"Zephyrine", "Quillsworth", "zephyrine.q@example.org", "1961-07-14", "+1-555-0199"}
+	body := map[string]any{"requestBody": map[string]any{"data": map[string]any{"type": "patient",
+		"attributes": map[string]any{"first_name": phi[0], "last_name": phi[1], "email_address": phi[2], "birth_date": phi[3],
+			"phone_numbers": []any{map[string]any{"type": "mobile", "number": phi[4]}}},
+		"relationships": map[string]any{"organization": map[string]any{"data": map[string]any{"type": "organization", "id": r.sb.Seeded().OrganizationID}}}}}}
+	if err := r.pub.Publish(ctx, "phi-0", body, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.pub.Confirm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	env := loadtest.WorkerEnv(r.top, r.platform.URL(), "createPatient", 1, map[string]string{"LOG_LEVEL": "debug"})
+	w := r.start(env)
+	r.waitSettled([]string{"phi-0"}, 30*time.Second)
+	if _, err := w.Stop(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("outcome: %+v", r.col.Record("phi-0"))
+	for _, v := range phi {
+		if strings.Contains(w.Output(), v) {
+			t.Errorf("the worker's debug output holds the patient attribute value %q from its input", v)
+		}
+	}
+}

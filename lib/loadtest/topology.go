@@ -1,0 +1,193 @@
+// Package loadtest is the harness that proves the worker under load and
+// faults: a throwaway platform-like topology on a real RabbitMQ, an encrypting
+// publisher, a collector that decrypts and matches every output to its input,
+// a fake platform API, the Fitbit Plus sandbox, and a launcher that runs
+// `connector run` as a separate process and reads its resource usage.
+// cmd/loadbench and the fault suite (tests with the tag integration) use it.
+package loadtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// DefaultAMQPURL is the shared test broker (scripts/rabbitmq.sh start).
+const DefaultAMQPURL = "amqp://guest:guest@127.0.0.1:5672/"
+
+// AMQPURL is $AMQP_URL or DefaultAMQPURL.
+func AMQPURL() string {
+	if u := os.Getenv("AMQP_URL"); u != "" {
+		return u
+	}
+	return DefaultAMQPURL
+}
+
+// TopologyOptions shape the throwaway topology.
+type TopologyOptions struct {
+	Prefix string // name prefix (default "loadtest")
+	// Quorum makes the input queue a quorum queue (the platform's choice on a
+	// cluster); the other queues stay classic.
+	Quorum bool
+	// DataMaxLength > 0 bounds the data queue with overflow reject-publish,
+	// as the platform's flow control does: a full queue nacks publishes.
+	DataMaxLength int
+}
+
+// Topology is one run's exchanges, queues and routing keys, all durable and
+// uniquely named, like the platform's:
+//   - Input: the step's queue, dead-lettering rejected messages to DLX;
+//   - Exchange: where the worker publishes, bound to DataQueue, ErrorQueue,
+//     ReboundQueue and SnapshotQueue by the four routing keys;
+//   - ReboundQueue dead-letters expired rebounds back into Input, as the
+//     platform's rebound queue does;
+//   - DeadQueue collects what DLX receives.
+type Topology struct {
+	URL                                                           string
+	Name                                                          string
+	Input, Exchange, DLX                                          string
+	DataKey, ErrorKey, ReboundKey, SnapshotKey                    string
+	DataQueue, ErrorQueue, ReboundQueue, SnapshotQueue, DeadQueue string
+}
+
+// UniqueName is prefix plus 8 random hex digits.
+func UniqueName(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "_" + hex.EncodeToString(b)
+}
+
+// DeclareTopology declares a fresh topology on the broker at url.
+func DeclareTopology(url string, o TopologyOptions) (*Topology, error) {
+	if o.Prefix == "" {
+		o.Prefix = "loadtest"
+	}
+	n := UniqueName(o.Prefix)
+	t := &Topology{
+		URL: url, Name: n,
+		Input: n + ":messages", Exchange: n + ":exchange", DLX: n + ":dlx",
+		DataKey: n + ":routing_key:message", ErrorKey: n + ":routing_key:error",
+		ReboundKey: n + ":routing_key:rebound", SnapshotKey: n + ":routing_key:snapshot",
+		DataQueue: n + ":data", ErrorQueue: n + ":errors", ReboundQueue: n + ":rebound",
+		SnapshotQueue: n + ":snapshot", DeadQueue: n + ":dead",
+	}
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		return nil, fmt.Errorf("dial broker: %w", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("open channel: %w", err)
+	}
+	defer ch.Close()
+	if err := t.declare(ch, o); err != nil {
+		_ = t.Delete()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Topology) declare(ch *amqp.Channel, o TopologyOptions) error {
+	if err := ch.ExchangeDeclare(t.Exchange, "direct", true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare exchange: %w", err)
+	}
+	if err := ch.ExchangeDeclare(t.DLX, "fanout", true, false, false, false, nil); err != nil {
+		return fmt.Errorf("declare dead-letter exchange: %w", err)
+	}
+	input := amqp.Table{"x-dead-letter-exchange": t.DLX}
+	if o.Quorum {
+		input["x-queue-type"] = "quorum"
+	}
+	data := amqp.Table{}
+	if o.DataMaxLength > 0 {
+		data["x-max-length"] = int64(o.DataMaxLength)
+		data["x-overflow"] = "reject-publish"
+	}
+	rebound := amqp.Table{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": t.Input}
+	queues := []struct {
+		name, key string
+		args      amqp.Table
+		exchange  string
+	}{
+		{t.Input, "", input, ""},
+		{t.DataQueue, t.DataKey, data, t.Exchange},
+		{t.ErrorQueue, t.ErrorKey, nil, t.Exchange},
+		{t.ReboundQueue, t.ReboundKey, rebound, t.Exchange},
+		{t.SnapshotQueue, t.SnapshotKey, nil, t.Exchange},
+		{t.DeadQueue, "", nil, t.DLX},
+	}
+	for _, q := range queues {
+		if _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args); err != nil {
+			return fmt.Errorf("declare queue %s: %w", q.name, err)
+		}
+		if q.exchange != "" {
+			if err := ch.QueueBind(q.name, q.key, q.exchange, false, nil); err != nil {
+				return fmt.Errorf("bind queue %s: %w", q.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Delete removes every queue and exchange of the topology (best effort,
+// bounded: it gives up after a few attempts while the broker is away).
+func (t *Topology) Delete() error {
+	var err error
+	for i := 0; i < 5; i++ {
+		if err = t.delete(); err == nil {
+			return nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return err
+}
+
+func (t *Topology) delete() error {
+	conn, err := amqp.Dial(t.URL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	var errs []error
+	for _, q := range []string{t.Input, t.DataQueue, t.ErrorQueue, t.ReboundQueue, t.SnapshotQueue, t.DeadQueue} {
+		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, x := range []string{t.Exchange, t.DLX} {
+		if err := ch.ExchangeDelete(x, false, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Depth is the number of ready messages in a queue and its consumer count.
+func (t *Topology) Depth(queue string) (messages, consumers int, err error) {
+	conn, err := amqp.Dial(t.URL)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer ch.Close()
+	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("inspect queue %s: %w", queue, err)
+	}
+	return q.Messages, q.Consumers, nil
+}
