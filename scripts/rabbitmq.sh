@@ -76,7 +76,10 @@ stop() {
     for _ in $(seq 1 100); do kill -0 "$beam" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$beam" 2>/dev/null || true
   fi
-  if [ "$(cat "$state/epmd.started" 2>/dev/null)" = 1 ]; then pkill -x epmd 2>/dev/null || true; fi
+  # epmd serves every node on the machine: stop it only when we started it and no node is left.
+  if [ "$(cat "$state/epmd.started" 2>/dev/null)" = 1 ] && ! pgrep -x beam.smp >/dev/null 2>&1; then
+    pkill -x epmd 2>/dev/null || true
+  fi
   rm -f "$state/wrapper.pid" "$state/rabbit.pid" "$state/epmd.started"
   echo stopped
 }

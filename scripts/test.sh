@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the connector: vet, the generated-files check, and the unit and integration tests under
-# the race detector. Starts (and installs, as root) a RabbitMQ on 127.0.0.1 when none answers, and stops
+# Runs every test of the connector: vet, the generated-files check, the unit and integration tests under
+# the race detector, and each fuzz target for a few seconds. Starts (and installs, as root) a RabbitMQ on 127.0.0.1 when none answers, and stops
 # what it started. Without root and without a broker it runs everything else and says which tests it skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,3 +29,6 @@ go run ./cmd/connector generate --check
 
 echo "== go test -race ${tags:+-tags $tags}"
 go test -race -count=1 -timeout 30m ${tags:+-tags $tags} ./...
+
+echo "== fuzz targets, ${FUZZTIME:-5s} each (FUZZTIME=10m scripts/fuzz.sh for a long run)"
+scripts/fuzz.sh

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/fitbitplus/connector/actions"
 	"github.com/fitbitplus/connector/lib/component"
@@ -10,20 +12,36 @@ import (
 	"github.com/fitbitplus/connector/triggers"
 )
 
+// RequestTimeoutEnv bounds one attempt of an API request (connect, send,
+// read the answer); retries and token exchanges have their own bounds.
+const RequestTimeoutEnv = "FITBITPLUS_REQUEST_TIMEOUT"
+
 // newAPIProvider builds the process-wide Fitbit Plus client cache. The
 // environment's OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET are the default client
 // credentials; a credential's own clientId / clientSecret override them.
-func newAPIProvider(c *cli) *fitbitplus.Clients {
+func newAPIProvider(c *cli) (*fitbitplus.Clients, error) {
+	var opts []fitbitplus.Option
+	if v := c.Getenv(RequestTimeoutEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%s must be a positive duration such as 30s, got %q", RequestTimeoutEnv, v)
+		}
+		opts = append(opts, fitbitplus.WithAttemptTimeout(d))
+	}
 	return fitbitplus.NewClients(fitbitplus.Defaults{
 		ClientID:     c.Getenv("OAUTH_CLIENT_ID"),
 		ClientSecret: c.Getenv("OAUTH_CLIENT_SECRET"),
-	}, nil)
+	}, nil, opts...), nil
 }
 
 // verifyCredential obtains a token for cfg and returns the name of the
 // organisation the token reaches.
 func verifyCredential(ctx context.Context, c *cli, cfg component.Config) (string, error) {
-	return newAPIProvider(c).VerifyCredentials(ctx, cfg)
+	clients, err := newAPIProvider(c)
+	if err != nil {
+		return "", err
+	}
+	return clients.VerifyCredentials(ctx, cfg)
 }
 
 // functions is every action and trigger the component offers, by name: the

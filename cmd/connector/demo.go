@@ -26,7 +26,10 @@ func cmdDemo(ctx context.Context, c *cli, args []string) error {
 	seed := sb.Seeded()
 	cfg := component.Config{}
 	pointAtSandbox(cfg, sb)
-	clients := newAPIProvider(c)
+	clients, err := newAPIProvider(c)
+	if err != nil {
+		return err
+	}
 	d := &demo{w: c.Stdout, runner: &localrun.Runner{Functions: functions(), API: clients, Log: stderrLogger(c)}}
 
 	d.printf("Fitbit Plus connector demo, against the sandbox at %s\n", sb.BaseURL())

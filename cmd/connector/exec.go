@@ -82,10 +82,14 @@ func cmdExec(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 
+	api, err := newAPIProvider(c)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	var writeErr error
 	runner := &localrun.Runner{
 		Functions: fns,
-		API:       newAPIProvider(c),
+		API:       api,
 		Log:       stderrLogger(c),
 		OnEvent:   localrun.JSONLines(c.Stdout, &writeErr),
 	}

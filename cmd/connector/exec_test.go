@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/fitbitplus/connector/lib/fitbitplus/fitbitplustest"
 )
 
 // runCLIWith runs the binary's entry point in process with the given stdin.
@@ -207,5 +211,35 @@ func TestExecMetricsTriggerEmitsFHIRObservations(t *testing.T) {
 	code, out, _ = runCLIWith(t, "", nil, "exec", "patientHealthMetrics", "--sandbox", "--config", `{"output":"xml"}`)
 	if code != 1 || !strings.Contains(out, `"field":"output"`) {
 		t.Fatalf("a bad output value must be an error event naming the field: %d %s", code, out)
+	}
+}
+
+// FITBITPLUS_REQUEST_TIMEOUT bounds each attempt: a hanging API ends in a
+// rebound (the platform retries later), not in a stuck message.
+func TestRequestTimeoutFromTheEnvironment(t *testing.T) {
+	api := fitbitplustest.NewServer("c1", "s1")
+	defer api.Close()
+	release := make(chan struct{})
+	defer close(release)
+	api.API = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	cfg := `{"server":"--- Custom URL","otherServer":"` + api.BaseURL() + `","clientId":"c1","clientSecret":"s1"}`
+	env := map[string]string{"FITBITPLUS_REQUEST_TIMEOUT": "50ms"}
+	start := time.Now()
+	code, out, errOut := runCLIWith(t, `{"id":"p1"}`, env, "exec", "fetchPatient", "--config", cfg)
+	if code != 0 || !strings.Contains(out, `"event":"rebound"`) {
+		t.Fatalf("exit %d, want one rebound event: %s %s", code, out, errOut)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("took %v", d)
+	}
+
+	code, _, errOut = runCLIWith(t, `{"id":"p1"}`, map[string]string{"FITBITPLUS_REQUEST_TIMEOUT": "soon"}, "exec", "fetchPatient")
+	if code != 2 || !strings.Contains(errOut, "FITBITPLUS_REQUEST_TIMEOUT") {
+		t.Fatalf("a bad timeout must be refused naming the variable: %d %s", code, errOut)
 	}
 }

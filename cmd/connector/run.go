@@ -26,9 +26,14 @@ func cmdRun(ctx context.Context, c *cli, args []string) error {
 		log.Log(ctx, sailor.LevelFatal, "invalid environment", "err", err)
 		return &exitError{code: 1, err: err}
 	}
+	api, err := newAPIProvider(c)
+	if err != nil {
+		log.Log(ctx, sailor.LevelFatal, "invalid environment", "err", err)
+		return &exitError{code: 1, err: err}
+	}
 	err = sailor.Run(ctx, s, sailor.Deps{
 		Functions: functions(),
-		API:       newAPIProvider(c),
+		API:       api,
 		Logger:    log,
 		Hostname:  hostname,
 	})
