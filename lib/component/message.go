@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"unicode/utf8"
 )
 
 // Message is the elastic.io message envelope: the decrypted JSON of an AMQP
@@ -69,6 +72,186 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 // MarshalJSON encodes the envelope with its Extra fields. Keys are written in
 // sorted order, so the output is deterministic.
 func (m Message) MarshalJSON() ([]byte, error) {
+	if b, ok := m.appendEnvelope(make([]byte, 0, m.sizeHint())); ok {
+		return b, nil
+	}
+	return m.marshalMap() // the error, worded as encoding/json words it
+}
+
+// appendEnvelope writes what marshalMap writes, field by field instead of
+// through a map: each raw value is compacted (and so checked) once. It
+// reports false on any failure; marshalMap then gives the error.
+func (m *Message) appendEnvelope(b []byte) ([]byte, bool) {
+	keys := make([]string, 0, len(m.Extra)+5)
+	for k := range m.Extra {
+		keys = append(keys, k)
+	}
+	for _, k := range []string{"id", "headers", "body", "attachments", "passthrough"} {
+		if _, dup := m.Extra[k]; !dup && m.has(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	var ok bool
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		switch {
+		case k == "id" && m.ID != "":
+			b = appendString(b, m.ID)
+		case k == "headers":
+			if m.Headers == nil {
+				b = append(b, "{}"...)
+			} else if b, ok = appendValue(b, m.Headers); !ok {
+				return nil, false
+			}
+		case k == "body":
+			if len(m.Body) == 0 {
+				b = append(b, "{}"...)
+			} else if b, ok = appendRaw(b, m.Body); !ok {
+				return nil, false
+			}
+		case k == "attachments" && len(m.Attachments) > 0:
+			if b, ok = appendRaw(b, m.Attachments); !ok {
+				return nil, false
+			}
+		case k == "passthrough" && m.Passthrough != nil:
+			if b, ok = appendRawMap(b, m.Passthrough); !ok {
+				return nil, false
+			}
+		default: // an Extra field
+			if b, ok = appendRaw(b, m.Extra[k]); !ok {
+				return nil, false
+			}
+		}
+	}
+	return append(b, '}'), true
+}
+
+// has tells whether marshalMap sets the known field k itself.
+func (m *Message) has(k string) bool {
+	switch k {
+	case "id":
+		return m.ID != ""
+	case "attachments":
+		return len(m.Attachments) > 0
+	case "passthrough":
+		return m.Passthrough != nil
+	}
+	return true // headers, body
+}
+
+func (m *Message) sizeHint() int {
+	n := 64 + len(m.ID) + len(m.Body) + len(m.Attachments) + 32*len(m.Headers)
+	for k, v := range m.Passthrough {
+		n += len(k) + len(v) + 4
+	}
+	for k, v := range m.Extra {
+		n += len(k) + len(v) + 4
+	}
+	return n
+}
+
+// appendRaw appends raw compacted, as encoding/json writes a RawMessage.
+func appendRaw(b []byte, raw json.RawMessage) ([]byte, bool) {
+	if raw == nil {
+		return append(b, "null"...), true
+	}
+	buf := bytes.NewBuffer(b)
+	if err := json.Compact(buf, raw); err != nil {
+		return nil, false
+	}
+	return buf.Bytes(), true
+}
+
+func appendRawMap(b []byte, m map[string]json.RawMessage) ([]byte, bool) {
+	b = append(b, '{')
+	ok := true
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		if b, ok = appendRaw(b, m[k]); !ok {
+			return nil, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// appendValue appends v as encoding/json writes it without HTML escaping.
+func appendValue(b []byte, v any) ([]byte, bool) {
+	buf := bytes.NewBuffer(b)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, false
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), true
+}
+
+// appendString appends s as encoding/json writes a string without HTML
+// escaping: control characters, U+2028 and U+2029 escaped, invalid UTF-8
+// replaced by U+FFFD.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// marshalMap is the reference encoding: the fields in a map, encoded by
+// encoding/json without HTML escaping (links with & stay as the API wrote
+// them).
+func (m Message) marshalMap() ([]byte, error) {
 	out := make(map[string]any, len(m.Extra)+5)
 	for k, v := range m.Extra {
 		out[k] = v
@@ -92,7 +275,6 @@ func (m Message) MarshalJSON() ([]byte, error) {
 	if m.Passthrough != nil {
 		out["passthrough"] = m.Passthrough
 	}
-	// No HTML escaping: links with & stay as the API wrote them.
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

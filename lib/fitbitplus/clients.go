@@ -97,14 +97,24 @@ func WithJitter(f func() float64) Option { return func(o *options) { o.jitter = 
 // written, never secrets, tokens or bodies.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
+// MaxIdleConnsPerHost is the keep-alive pool of DefaultTransport for the API
+// host. It is above any prefetch a worker runs with, so that every message in
+// flight reuses a connection instead of dialing (and leaving a TIME_WAIT
+// socket behind) once the pool is full.
+const MaxIdleConnsPerHost = 256
+
 // DefaultTransport returns the base transport used when NewClients gets nil:
-// a clone of http.DefaultTransport with bounded dial, TLS and header waits.
+// a clone of http.DefaultTransport with bounded dial, TLS and header waits
+// and a keep-alive pool of MaxIdleConnsPerHost connections.
 func DefaultTransport() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 10 * time.Second
 	t.ResponseHeaderTimeout = 30 * time.Second
-	t.MaxIdleConnsPerHost = 16
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+	if t.MaxIdleConns < MaxIdleConnsPerHost {
+		t.MaxIdleConns = MaxIdleConnsPerHost
+	}
 	return t
 }
 

@@ -2,6 +2,8 @@ package sailor
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"testing"
 
 	"github.com/fitbitplus/connector/lib/component"
@@ -10,13 +12,23 @@ import (
 // BenchmarkHandle measures the per-message path without the network:
 // decrypt and decode the input, dispatch to the function, encode, encrypt
 // and "publish" one data event (in-memory publisher).
-func BenchmarkHandle(b *testing.B) {
+func BenchmarkHandle(b *testing.B) { benchmarkHandle(b, false) }
+
+// BenchmarkHandleBunyan is BenchmarkHandle with the logger of the real
+// worker (redaction and bunyan JSON lines, written to io.Discard).
+func BenchmarkHandleBunyan(b *testing.B) { benchmarkHandle(b, true) }
+
+func benchmarkHandle(b *testing.B, bunyan bool) {
 	env := testEnv()
 	echo := component.FunctionFunc(func(ctx context.Context, ex *component.Exec) error {
 		return ex.Emit.Data(ctx, &component.Message{Headers: map[string]any{"x": "1"}, Body: ex.Msg.Body})
 	})
 	w, fp := newTestWorker(b, env, stepData{}, echo)
 	w.dataThrottle = nil // the throttle would measure itself (10 per 100 ms)
+	if bunyan {
+		base := NewLogger(io.Discard, w.settings.LogOptions("bench"))
+		w.log = slog.New(&redactHandler{inner: base.Handler(), r: w.redact})
+	}
 	input := map[string]any{"headers": map[string]any{"stepId": "step_1"}, "body": map[string]any{
 		"data": map[string]any{"type": "patient", "id": "5817a24d678a7c2cbf5df3ee", "attributes": map[string]any{"first_name": "Zoë", "last_name": "Ørsted"}}}}
 	d := inputDelivery(b, w, input, inputHeaders(), 1)

@@ -77,7 +77,8 @@ func (w *worker) dispatch(d amqp.Delivery, gen uint64) {
 			}
 			w.tracker.complete(e, result)
 		}()
-		result = w.handle(w.msgCtx, &e.d)
+		// d, not e.d: the tracker may swap in a redelivered copy meanwhile.
+		result = w.handle(w.msgCtx, &d)
 	}()
 }
 

@@ -56,14 +56,24 @@ func (c *Cipher) Decrypt(ct []byte) ([]byte, error) {
 	if c.block == nil {
 		return append([]byte(nil), ct...), nil
 	}
+	return c.decryptInto(make([]byte, len(ct)), ct)
+}
+
+// decryptInto decrypts ct into out (len(ct) bytes; it may be ct itself) and
+// unpads it.
+func (c *Cipher) decryptInto(out, ct []byte) ([]byte, error) {
 	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
 		return nil, fmt.Errorf("ciphertext length %d is not a positive multiple of %d", len(ct), aes.BlockSize)
 	}
-	out := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(c.block, c.iv).CryptBlocks(out, ct)
 	pad := int(out[len(out)-1])
-	if pad == 0 || pad > aes.BlockSize || !bytes.Equal(out[len(out)-pad:], bytes.Repeat([]byte{byte(pad)}, pad)) {
+	if pad == 0 || pad > aes.BlockSize {
 		return nil, errBadPadding
+	}
+	for _, b := range out[len(out)-pad:] {
+		if int(b) != pad {
+			return nil, errBadPadding
+		}
 	}
 	return out[:len(out)-pad], nil
 }
@@ -71,13 +81,27 @@ func (c *Cipher) Decrypt(ct []byte) ([]byte, error) {
 // EncryptMessage encrypts plain for a protocol version: 1 = base64 text of
 // the ciphertext, 2 = the raw ciphertext.
 func (c *Cipher) EncryptMessage(plain []byte, version int) []byte {
-	ct := c.Encrypt(plain)
-	if version >= 2 {
-		return ct
+	if version >= 2 || c.block == nil {
+		ct := c.Encrypt(plain)
+		if version >= 2 {
+			return ct
+		}
+		return base64.StdEncoding.AppendEncode(nil, ct)
 	}
-	out := make([]byte, base64.StdEncoding.EncodedLen(len(ct)))
-	base64.StdEncoding.Encode(out, ct)
-	return out
+	// v1: the ciphertext is only the input of base64; encrypt it in the
+	// tail of the output buffer (base64 never writes past what it read).
+	ctLen := (len(plain)/aes.BlockSize + 1) * aes.BlockSize
+	encLen := base64.StdEncoding.EncodedLen(ctLen)
+	out := make([]byte, encLen+ctLen)
+	ct := out[encLen:]
+	copy(ct, plain)
+	pad := ctLen - len(plain)
+	for i := len(plain); i < ctLen; i++ {
+		ct[i] = byte(pad)
+	}
+	cipher.NewCBCEncrypter(c.block, c.iv).CryptBlocks(ct, ct)
+	base64.StdEncoding.Encode(out[:encLen], ct)
+	return out[:encLen:encLen]
 }
 
 // DecryptMessage reverses EncryptMessage.
@@ -85,16 +109,22 @@ func (c *Cipher) DecryptMessage(body []byte, version int) ([]byte, error) {
 	if len(body) == 0 {
 		return nil, errors.New("empty message")
 	}
-	ct := body
+	var plain []byte
+	var err error
 	if version < 2 {
-		ct = make([]byte, base64.StdEncoding.DecodedLen(len(body)))
+		ct := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
 		n, err := base64.StdEncoding.Decode(ct, bytes.TrimSpace(body))
 		if err != nil {
 			return nil, fmt.Errorf("base64: %w", err)
 		}
 		ct = ct[:n]
+		if c.block == nil {
+			return ct, nil
+		}
+		plain, err = c.decryptInto(ct, ct) // ct is ours: decrypt in place
+	} else {
+		plain, err = c.Decrypt(body)
 	}
-	plain, err := c.Decrypt(ct)
 	if err != nil {
 		return nil, fmt.Errorf("decrypt: %w", err)
 	}

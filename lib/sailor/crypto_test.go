@@ -2,6 +2,7 @@ package sailor
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -94,5 +95,26 @@ func TestCipherWithoutPasswordIsIdentity(t *testing.T) {
 	}
 	if got := string(c.EncryptMessage([]byte("{}"), 1)); got != "e30=" {
 		t.Errorf("v1 of {} = %q, want base64 of the JSON", got)
+	}
+}
+
+// TestEncryptMessageV1IsBase64OfEncrypt checks the single-buffer v1 encoding
+// against its definition, for lengths around the block size.
+func TestEncryptMessageV1IsBase64OfEncrypt(t *testing.T) {
+	c, err := NewCipher("testCryptoPassword", "iv=any16_symbols")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range 50 {
+		plain := bytes.Repeat([]byte{'a' + byte(n%26)}, n)
+		want := base64.StdEncoding.EncodeToString(c.Encrypt(plain))
+		got := c.EncryptMessage(plain, 1)
+		if string(got) != want {
+			t.Fatalf("%d bytes: %s, want %s", n, got, want)
+		}
+		back, err := c.DecryptMessage(got, 1)
+		if err != nil || !bytes.Equal(back, plain) {
+			t.Fatalf("%d bytes: round trip %q, %v", n, back, err)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Bunyan levels beyond slog's four.
@@ -123,43 +124,57 @@ func (h *bunyanHandler) Enabled(_ context.Context, l slog.Level) bool {
 	return l >= h.level.Level()
 }
 
+// recordBuffers recycles the line buffers of Handle.
+var recordBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledRecord keeps the buffers of huge records out of the pool.
+const maxPooledRecord = 16 << 10
+
 func (h *bunyanHandler) Handle(_ context.Context, r slog.Record) error {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	writeField(&b, "name", h.name)
-	b.WriteByte(',')
-	b.Write(h.static)
-	b.WriteString(`,"level":` + strconv.Itoa(bunyanLevel(r.Level)))
-	b.Write(h.attrs)
+	bp := recordBuffers.Get().(*[]byte)
+	b := (*bp)[:0]
+	b = append(b, '{')
+	b = appendField(b, "name", h.name)
+	b = append(b, ',')
+	b = append(b, h.static...)
+	b = append(b, `,"level":`...)
+	b = strconv.AppendInt(b, int64(bunyanLevel(r.Level)), 10)
+	b = append(b, h.attrs...)
 	r.Attrs(func(a slog.Attr) bool {
-		writeAttr(&b, h.group, a)
+		b = appendAttr(b, h.group, a)
 		return true
 	})
-	b.WriteByte(',')
-	writeField(&b, "msg", r.Message)
+	b = append(b, ',')
+	b = appendField(b, "msg", r.Message)
 	t := r.Time
 	if t.IsZero() {
 		t = time.Now()
 	}
-	b.WriteString(`,"time":"` + t.UTC().Format("2006-01-02T15:04:05.000Z") + `","v":0}` + "\n")
+	b = append(b, `,"time":"`...)
+	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, `","v":0}`+"\n"...)
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	_, err := h.w.Write(b.Bytes())
+	_, err := h.w.Write(b)
+	h.mu.Unlock()
+	if cap(b) <= maxPooledRecord {
+		*bp = b
+		recordBuffers.Put(bp)
+	}
 	return err
 }
 
 func (h *bunyanHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	n := *h
-	var b bytes.Buffer
-	b.Write(h.attrs)
+	b := make([]byte, 0, len(h.attrs)+64*len(attrs))
+	b = append(b, h.attrs...)
 	for _, a := range attrs {
 		if a.Key == "name" && h.group == "" && a.Value.Kind() == slog.KindString {
 			n.name = a.Value.String()
 			continue
 		}
-		writeAttr(&b, h.group, a)
+		b = appendAttr(b, h.group, a)
 	}
-	n.attrs = b.Bytes()
+	n.attrs = b
 	return &n
 }
 
@@ -173,20 +188,72 @@ func (h *bunyanHandler) WithGroup(name string) slog.Handler {
 }
 
 func writeField(b *bytes.Buffer, key, val string) {
-	writeString(b, key)
-	b.WriteByte(':')
-	writeString(b, val)
+	b.Write(appendField(nil, key, val))
 }
 
-func writeString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
-	b.Write(enc)
+func appendField(b []byte, key, val string) []byte {
+	b = appendJSONString(b, key)
+	b = append(b, ':')
+	return appendJSONString(b, val)
 }
 
-func writeAttr(b *bytes.Buffer, prefix string, a slog.Attr) {
+// appendJSONString appends s as json.Marshal writes a string: HTML
+// characters, control characters, U+2028 and U+2029 escaped, invalid UTF-8
+// replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+func appendAttr(b []byte, prefix string, a slog.Attr) []byte {
 	a.Value = a.Value.Resolve()
 	if a.Equal(slog.Attr{}) {
-		return
+		return b
 	}
 	if a.Value.Kind() == slog.KindGroup {
 		p := prefix
@@ -194,46 +261,48 @@ func writeAttr(b *bytes.Buffer, prefix string, a slog.Attr) {
 			p += a.Key + "."
 		}
 		for _, g := range a.Value.Group() {
-			writeAttr(b, p, g)
+			b = appendAttr(b, p, g)
 		}
-		return
+		return b
 	}
-	b.WriteByte(',')
-	writeString(b, prefix+a.Key)
-	b.WriteByte(':')
+	b = append(b, ',')
+	if prefix == "" {
+		b = appendJSONString(b, a.Key)
+	} else {
+		b = appendJSONString(b, prefix+a.Key)
+	}
+	b = append(b, ':')
 	v := a.Value
 	switch v.Kind() {
 	case slog.KindString:
-		writeString(b, v.String())
+		return appendJSONString(b, v.String())
 	case slog.KindInt64:
-		b.WriteString(strconv.FormatInt(v.Int64(), 10))
+		return strconv.AppendInt(b, v.Int64(), 10)
 	case slog.KindUint64:
-		b.WriteString(strconv.FormatUint(v.Uint64(), 10))
+		return strconv.AppendUint(b, v.Uint64(), 10)
 	case slog.KindFloat64:
 		enc, err := json.Marshal(v.Float64())
 		if err != nil {
 			enc = []byte(`null`)
 		}
-		b.Write(enc)
+		return append(b, enc...)
 	case slog.KindBool:
-		b.WriteString(strconv.FormatBool(v.Bool()))
+		return strconv.AppendBool(b, v.Bool())
 	case slog.KindDuration:
-		writeString(b, v.Duration().String())
+		return appendJSONString(b, v.Duration().String())
 	case slog.KindTime:
-		writeString(b, v.Time().UTC().Format(time.RFC3339Nano))
+		return appendJSONString(b, v.Time().UTC().Format(time.RFC3339Nano))
 	default:
 		if err, ok := v.Any().(error); ok {
-			b.WriteString(`{"message":`)
-			writeString(b, err.Error())
-			b.WriteString(`,"name":"Error"}`)
-			return
+			b = append(b, `{"message":`...)
+			b = appendJSONString(b, err.Error())
+			return append(b, `,"name":"Error"}`...)
 		}
 		enc, err := json.Marshal(v.Any())
 		if err != nil {
-			writeString(b, fmt.Sprint(v.Any()))
-			return
+			return appendJSONString(b, fmt.Sprint(v.Any()))
 		}
-		b.Write(enc)
+		return append(b, enc...)
 	}
 }
 
@@ -249,12 +318,39 @@ func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h *redactHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if h.clean(rec) {
+		return h.inner.Handle(ctx, rec)
+	}
 	out := slog.NewRecord(rec.Time, rec.Level, h.r.redact(rec.Message), rec.PC)
 	rec.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(h.redactAttr(a))
 		return true
 	})
 	return h.inner.Handle(ctx, out)
+}
+
+// clean tells whether rec holds no secret, so that it can go to the inner
+// handler as it is (the common case: no copy of the record).
+func (h *redactHandler) clean(rec slog.Record) bool {
+	if h.r.contains(rec.Message) {
+		return false
+	}
+	clean := true
+	rec.Attrs(func(a slog.Attr) bool {
+		clean = h.cleanAttr(a)
+		return clean
+	})
+	return clean
+}
+
+func (h *redactHandler) cleanAttr(a slog.Attr) bool {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		return !h.r.contains(a.Value.String())
+	case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool, slog.KindDuration, slog.KindTime:
+		return true
+	}
+	return false // errors, groups, values to resolve: the redacting copy
 }
 
 func (h *redactHandler) redactAttr(a slog.Attr) slog.Attr {

@@ -50,8 +50,8 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery) (out outcome) {
 		log.Error("rejecting a message that cannot be decoded", "err", err, "protocolVersion", in.protocolVersion, "bytes", len(d.Body))
 		return outcomeReject
 	}
-	log.Info("processing message", "redelivered", d.Redelivered)
 	if log.Enabled(ctx, slog.LevelDebug) {
+		log.Debug("processing message", "redelivered", d.Redelivered)
 		// The shape only: bodies carry patient data, which no log level shows.
 		log.Debug("message content", "body_bytes", len(msg.Body), "body_fields", bodyFields(msg.Body),
 			"headers", slices.Sorted(maps.Keys(msg.Headers)))
@@ -88,15 +88,19 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery) (out outcome) {
 		}
 	}
 	x.finish()
+	// The one info line of a message: its outcome, with the ids (log) and
+	// how long it took.
+	took := slog.Int64("durationMs", nowMs()-in.start)
+	redelivered := slog.Bool("redelivered", d.Redelivered)
 	switch {
 	case x.aborted.Load():
-		log.Warn("message left unacknowledged: publishing was cut short")
+		log.LogAttrs(ctx, slog.LevelWarn, "message left unacknowledged: publishing was cut short", redelivered, took)
 		return outcomeLeave
 	case x.errors.Load() > 0:
-		log.Info("message processed with errors; rejecting it")
+		log.LogAttrs(ctx, slog.LevelInfo, "message processed with errors; rejecting it", redelivered, took)
 		return outcomeReject
 	default:
-		log.Info("message processed")
+		log.LogAttrs(ctx, slog.LevelInfo, "message processed", redelivered, took)
 		return outcomeAck
 	}
 }
@@ -109,8 +113,13 @@ func (w *worker) decode(d *amqp.Delivery, version int) (*component.Message, erro
 		return nil, err
 	}
 	var msg component.Message
-	if err := json.Unmarshal(plain, &msg); err != nil {
-		return nil, err
+	// UnmarshalJSON checks the JSON itself: json.Unmarshal would first scan
+	// the whole input twice more. A failure is decoded again by
+	// json.Unmarshal for its error, worded as before.
+	if msg.UnmarshalJSON(plain) != nil {
+		if err := json.Unmarshal(plain, &msg); err != nil {
+			return nil, err
+		}
 	}
 	return &msg, nil
 }

@@ -60,6 +60,21 @@ func (r *redactor) redact(s string) string {
 	return s
 }
 
+// contains tells whether s holds a known secret.
+func (r *redactor) contains(s string) bool {
+	if r == nil {
+		return false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, secret := range r.secrets {
+		if strings.Contains(s, secret) {
+			return true
+		}
+	}
+	return false
+}
+
 // secretKey tells whether a config key names a secret.
 func secretKey(k string) bool {
 	k = strings.ToLower(k)

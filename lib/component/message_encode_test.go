@@ -1,0 +1,56 @@
+package component
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestMarshalJSONMatchesMapEncoding compares the field-by-field encoder with
+// the map encoding through encoding/json it replaces, errors included.
+func TestMarshalJSONMatchesMapEncoding(t *testing.T) {
+	cases := []Message{
+		{},
+		{ID: "m1", Headers: map[string]any{"b": 1, "a": "x&y<z>", "n": nil, "raw": json.RawMessage(` [1, 2] `)}, Body: json.RawMessage(" {\n \"k\" : \"v & \u2028 w\" } ")},
+		{Body: json.RawMessage(`"str"`), Attachments: json.RawMessage(`{"f": {"url": "http://x?a=1&b=2"}}`)},
+		{Passthrough: map[string]json.RawMessage{"step_2": json.RawMessage(`{"body": {}}`), "step_1": nil}},
+		{Passthrough: map[string]json.RawMessage{}},
+		{Extra: map[string]json.RawMessage{"url": json.RawMessage(`"/hook"`), "method": json.RawMessage(` "POST" `), "id": json.RawMessage(`"extra"`), "body": json.RawMessage(`1`)}},
+		{ID: "own", Extra: map[string]json.RawMessage{"id": json.RawMessage(`"extra"`), "attachments": json.RawMessage(`[]`), "passthrough": json.RawMessage(`null`)}},
+		{ID: "bad\xffid\x01\"", Headers: map[string]any{"k\u2029": "v\n"}},
+		{Body: json.RawMessage(`{"a":`)},                                   // invalid body
+		{Body: json.RawMessage(`{}`), Attachments: json.RawMessage(`[1,`)}, // invalid attachments
+		{Headers: map[string]any{"f": func() {}}},                          // unsupported header
+		{Extra: map[string]json.RawMessage{"x": json.RawMessage{}}},        // empty raw
+		{Passthrough: map[string]json.RawMessage{"s": json.RawMessage(`{]`)}},
+	}
+	for i, m := range cases {
+		got, gotErr := m.MarshalJSON()
+		want, wantErr := m.marshalMap()
+		if string(got) != string(want) || errString(gotErr) != errString(wantErr) {
+			t.Errorf("case %d: got %s (%v), want %s (%v)", i, got, gotErr, want, wantErr)
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func FuzzMarshalJSONMatchesMapEncoding(f *testing.F) {
+	f.Add(`{"id":"x","headers":{"a":1},"body":{"k":[1,2]},"url":"/u","passthrough":{"s":{"body":{}}}}`)
+	f.Add(`{"body": "a&b", "attachments": {}}`)
+	f.Fuzz(func(t *testing.T, envelope string) {
+		var m Message
+		if m.UnmarshalJSON([]byte(envelope)) != nil {
+			return
+		}
+		got, gotErr := m.MarshalJSON()
+		want, wantErr := m.marshalMap()
+		if string(got) != string(want) || errString(gotErr) != errString(wantErr) {
+			t.Errorf("got %s (%v), want %s (%v)", got, gotErr, want, wantErr)
+		}
+	})
+}
