@@ -246,9 +246,11 @@ func TestReadConnectionKilled(t *testing.T) {
 
 func TestReadConnectionKilledTwiceDuringSlowMessage(t *testing.T) {
 	r := newRig(t)
-	w := r.start(map[string]string{"ELASTICIO_FUNCTION": "slow_echo"}, nil)
+	w := r.start(map[string]string{"ELASTICIO_FUNCTION": "sleep_echo"}, nil)
 	w.waitReady(t)
-	first := r.publishInput(defaultInput(), nil, 1)
+	// Long enough for both kills: each rabbitmqctl call takes about a second.
+	slow := map[string]any{"headers": map[string]any{"stepId": "step_1"}, "body": map[string]any{"sleepMs": 7000}}
+	first := r.publishInput(slow, nil, 1)
 	time.Sleep(200 * time.Millisecond)
 	r.killReadConnection()
 	time.Sleep(300 * time.Millisecond)

@@ -20,6 +20,7 @@ func Functions() map[string]component.Function {
 	return map[string]component.Function{
 		"echo":          component.FunctionFunc(echo),
 		"slow_echo":     component.FunctionFunc(slowEcho),
+		"sleep_echo":    component.FunctionFunc(sleepEcho),
 		"emit_data":     component.FunctionFunc(emitData),
 		"fail":          component.FunctionFunc(fail),
 		"rebound":       component.FunctionFunc(rebound),
@@ -43,6 +44,20 @@ func echo(ctx context.Context, ex *component.Exec) error {
 
 func slowEcho(ctx context.Context, ex *component.Exec) error {
 	time.Sleep(SlowDelay)
+	return echo(ctx, ex)
+}
+
+// sleepEcho works for body.sleepMs milliseconds (SlowDelay when absent), then echoes.
+func sleepEcho(ctx context.Context, ex *component.Exec) error {
+	var in struct {
+		SleepMs int `json:"sleepMs"`
+	}
+	_ = json.Unmarshal(ex.Msg.Body, &in)
+	d := SlowDelay
+	if in.SleepMs > 0 {
+		d = time.Duration(in.SleepMs) * time.Millisecond
+	}
+	time.Sleep(d)
 	return echo(ctx, ex)
 }
 
