@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,12 +38,12 @@ func cmdExec(ctx context.Context, c *cli, args []string) error {
 	useSandbox := fs.Bool("sandbox", false, "run against the in-process sandbox")
 	name, rest := splitName(args)
 	if err := fs.Parse(rest); err != nil {
-		return &exitError{code: 2}
+		return flagError(err)
 	}
 	if name == "" && fs.NArg() > 0 {
 		name, rest = fs.Arg(0), fs.Args()[1:]
 		if err := fs.Parse(rest); err != nil {
-			return &exitError{code: 2}
+			return flagError(err)
 		}
 	}
 	if name == "" || fs.NArg() > 0 {
@@ -104,6 +105,15 @@ func cmdExec(ctx context.Context, c *cli, args []string) error {
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// flagError maps a flag parsing error to the exit status: 0 for -help (the
+// usage is printed), 2 otherwise.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return &exitError{code: 2}
 }
 
 // splitName takes FUNCTION off the front of args when it comes first.
