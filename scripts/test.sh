@@ -21,6 +21,9 @@ else
 fi
 export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
 
+echo "== go mod tidy -diff"
+go mod tidy -diff
+
 echo "== go vet"
 go vet ${tags:+-tags $tags} ./...
 
