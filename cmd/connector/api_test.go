@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
 	"sort"
+	"strings"
 	"testing"
 
 	connector "github.com/fitbitplus/connector"
@@ -40,5 +44,16 @@ func TestFunctionsMatchComponentJSON(t *testing.T) {
 	}
 	if n := len(actions.Registry) + len(triggers.Registry) + 2; n != len(implemented) {
 		t.Fatalf("a function name is defined twice: %d registered, %d distinct", n, len(implemented))
+	}
+}
+
+func TestPanicInACommandIsAnErrorNotACrash(t *testing.T) {
+	var stderr strings.Builder
+	c := &cli{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: &stderr}
+	boom := command{name: "boom", run: func(context.Context, *cli, []string) error { panic("kaputt") }}
+	err := runCommand(context.Background(), boom, c, nil)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(stderr.String(), "internal error: kaputt") {
+		t.Fatalf("err %v, stderr %q", err, stderr.String())
 	}
 }

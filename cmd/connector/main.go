@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -72,7 +73,7 @@ func run(ctx context.Context, args []string, c *cli) int {
 		if cmd.name != args[0] {
 			continue
 		}
-		err := cmd.run(ctx, c, args[1:])
+		err := runCommand(ctx, cmd, c, args[1:])
 		if err == nil {
 			return 0
 		}
@@ -89,6 +90,18 @@ func run(ctx context.Context, args []string, c *cli) int {
 	fmt.Fprintf(c.Stderr, "connector: unknown command %q\n", args[0])
 	usage(c.Stderr)
 	return 2
+}
+
+// runCommand runs one subcommand; a panic becomes an error (with its stack
+// on stderr for the bug report) instead of a crash.
+func runCommand(ctx context.Context, cmd command, c *cli, args []string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(c.Stderr, "connector %s: internal error: %v\n%s", cmd.name, p, debug.Stack())
+			err = &exitError{code: 1}
+		}
+	}()
+	return cmd.run(ctx, c, args)
 }
 
 func usage(w io.Writer) {
