@@ -5,9 +5,14 @@
 // and optionally JSON, what came out: ok, errors, lost, duplicates,
 // dead-lettered, messages/s, latency percentiles, peak RSS, CPU per message
 // and the time from launch to the first output. --broker-only replaces the
-// worker by an in-process relay to measure the broker's ceiling.
+// worker by an in-process relay to measure the broker's ceiling. --prefill
+// publishes all N inputs before launching the worker (or relay) and measures
+// the drain: msg/s from the first output to the last, worker CPU from launch
+// to drained, no latency percentiles (the table shows "–"). The sandbox runs
+// in this process; its CPU, with the collector's, is the "harness CPU" column.
 //
 //	go run ./cmd/loadbench --n 5000 --prefetch 1,10 --workers 1 --repeats 3
+//	go run ./cmd/loadbench --prefill --n 5000 --prefetch 1,10,64 --repeats 3
 package main
 
 import (
@@ -40,6 +45,7 @@ type options struct {
 	action, prefetch, workers string
 	n, repeats, window        int
 	quorum, brokerOnly        bool
+	prefill                   bool
 	noValidate                bool
 	latency, tokenLife        time.Duration
 	failRate                  float64
@@ -47,9 +53,12 @@ type options struct {
 	jsonFile, amqpURL, binary string
 	logLevel                  string
 	timeout                   time.Duration
+	workerEnv                 map[string]string
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// parseOptions reads the command line; the error is for stderr, and the
+// options are only valid without one.
+func parseOptions(args []string, stderr io.Writer) (options, []int, []int, error) {
 	var o options
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -59,27 +68,58 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.workers, "workers", "1", "worker counts, comma-separated (one run set each)")
 	fs.BoolVar(&o.quorum, "quorum", false, "make the input queue a quorum queue")
 	fs.BoolVar(&o.brokerOnly, "broker-only", false, "measure the broker alone: a relay that republishes with confirm and acks, no worker")
+	fs.BoolVar(&o.prefill, "prefill", false, "publish all inputs before launching the worker and measure the drain (no latency figures)")
 	fs.BoolVar(&o.noValidate, "no-validate", false, "the sandbox skips validating requests against swagger.json (frees harness CPU)")
 	fs.DurationVar(&o.latency, "api-latency", 0, "latency the sandbox adds to every API request")
 	fs.Float64Var(&o.failRate, "fail-rate", 0, "fraction of API requests the sandbox answers 503")
 	fs.IntVar(&o.rateLimitEvery, "rate-limit-every", 0, "the sandbox answers every Nth request 429 (0: never)")
 	fs.DurationVar(&o.tokenLife, "token-lifetime", time.Hour, "access token lifetime")
 	fs.IntVar(&o.repeats, "repeats", 3, "runs per setting; the table shows medians")
-	fs.IntVar(&o.window, "window", 0, "inputs outstanding at once (0: 2·prefetch·workers + 2)")
+	fs.IntVar(&o.window, "window", 0, "inputs outstanding at once (0: 2·prefetch·workers + 2; ignored with --prefill)")
 	fs.StringVar(&o.jsonFile, "json", "", "also write every run and the medians as JSON to FILE")
 	fs.StringVar(&o.amqpURL, "amqp", "", "broker URL (default: start or reuse one on 127.0.0.1:5672 with scripts/rabbitmq.sh)")
 	fs.StringVar(&o.binary, "binary", "", "connector binary (default: go build ./cmd/connector)")
 	fs.StringVar(&o.logLevel, "log-level", "", "worker LOG_LEVEL (default: the worker's default, info)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound of each run (default: 2 min + 5 ms per input)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	fs.Func("worker-env", "K=V added to the worker's environment (repeatable), e.g. GOGC=200", func(kv string) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not K=V", kv)
 		}
-		return 2
+		if o.workerEnv == nil {
+			o.workerEnv = map[string]string{}
+		}
+		o.workerEnv[k] = v
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return o, nil, nil, err
 	}
 	prefetches, err1 := ints(o.prefetch)
 	workers, err2 := ints(o.workers)
-	if err := errors.Join(err1, err2); err != nil || o.n <= 0 || o.repeats <= 0 || fs.NArg() > 0 {
+	if err := errors.Join(err1, err2); err != nil {
+		return o, nil, nil, err
+	}
+	if o.n <= 0 || o.repeats <= 0 || fs.NArg() > 0 {
+		return o, nil, nil, fmt.Errorf("--n and --repeats must be positive and no arguments may follow the flags")
+	}
+	return o, prefetches, workers, nil
+}
+
+// config is the benchmark of one setting.
+func (o options) config(url string, prefetch, workers int) loadtest.BenchConfig {
+	return loadtest.BenchConfig{AMQPURL: url, Binary: o.binary, Action: o.action, N: o.n, Prefetch: prefetch,
+		Workers: workers, Quorum: o.quorum, Window: o.window, APILatency: o.latency, FailRate: o.failRate,
+		RateLimitEvery: o.rateLimitEvery, TokenLifetime: o.tokenLife, LogLevel: o.logLevel,
+		Timeout: o.timeout, BrokerOnly: o.brokerOnly, Prefill: o.prefill, NoValidation: o.noValidate, Extra: o.workerEnv}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, prefetches, workers, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "loadbench: invalid arguments: %v\n", err)
 		return 2
 	}
@@ -105,18 +145,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, p := range prefetches {
 			var runs []loadtest.BenchResult
 			for i := 0; i < o.repeats && ctx.Err() == nil; i++ {
-				cfg := loadtest.BenchConfig{AMQPURL: url, Binary: o.binary, Action: o.action, N: o.n, Prefetch: p,
-					Workers: w, Quorum: o.quorum, Window: o.window, APILatency: o.latency, FailRate: o.failRate,
-					RateLimitEvery: o.rateLimitEvery, TokenLifetime: o.tokenLife, LogLevel: o.logLevel,
-					Timeout: o.timeout, BrokerOnly: o.brokerOnly, NoValidation: o.noValidate}
-				r, err := loadtest.Bench(ctx, cfg)
+				r, err := loadtest.Bench(ctx, o.config(url, p, w))
 				if err != nil {
 					fmt.Fprintf(stderr, "loadbench: run prefetch=%d workers=%d #%d: %v\n", p, w, i+1, err)
 					failed = true
 					continue
 				}
-				fmt.Fprintf(stderr, "run prefetch=%d workers=%d #%d: %.0f msg/s ok=%d lost=%d dup=%d p50=%.1fms rss=%.1fMB cpu=%.3fms/msg first=%.0fms\n",
-					p, w, i+1, r.MsgsPerSec, r.OK, r.Lost, r.Duplicates, r.P50Ms, r.PeakRSSMB, r.CPUMsPerMsg, r.FirstOutputMs)
+				fmt.Fprintf(stderr, "run %s prefetch=%d workers=%d #%d: %.0f msg/s ok=%d lost=%d dup=%d p50=%.1fms rss=%.1fMB cpu=%.3fms/msg harness=%.3fms/msg first=%.0fms\n",
+					r.Load, p, w, i+1, r.MsgsPerSec, r.OK, r.Lost, r.Duplicates, r.P50Ms, r.PeakRSSMB, r.CPUMsPerMsg, r.HarnessCPUMs, r.FirstOutputMs)
 				runs = append(runs, r)
 			}
 			if len(runs) == 0 {

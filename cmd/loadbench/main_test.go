@@ -28,3 +28,41 @@ func TestRunRefusesBadArguments(t *testing.T) {
 		}
 	}
 }
+
+func TestParseOptionsPrefill(t *testing.T) {
+	o, prefetches, workers, err := parseOptions([]string{"--prefill", "--prefetch", "1,10", "--workers", "2", "--n", "300"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(prefetches, []int{1, 10}) || !slices.Equal(workers, []int{2}) {
+		t.Errorf("prefetches %v, workers %v", prefetches, workers)
+	}
+	cfg := o.config("amqp://127.0.0.1:5672/", 10, 2)
+	if !cfg.Prefill || cfg.BrokerOnly || cfg.N != 300 || cfg.Prefetch != 10 || cfg.Workers != 2 || cfg.AMQPURL != "amqp://127.0.0.1:5672/" {
+		t.Errorf("config %+v", cfg)
+	}
+	o, _, _, err = parseOptions([]string{"--worker-env", "GOGC=200", "--worker-env", "GOMEMLIMIT=20MiB"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := o.config("u", 1, 1); cfg.Extra["GOGC"] != "200" || cfg.Extra["GOMEMLIMIT"] != "20MiB" || len(cfg.Extra) != 2 {
+		t.Errorf("worker env %v", cfg.Extra)
+	}
+	if _, _, _, err := parseOptions([]string{"--worker-env", "NOVALUE"}, io.Discard); err == nil {
+		t.Error("--worker-env without = accepted")
+	}
+	o, _, _, err = parseOptions([]string{"--broker-only", "--window", "8"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := o.config("u", 1, 1); cfg.Prefill || !cfg.BrokerOnly || cfg.Window != 8 || cfg.N != 2000 {
+		t.Errorf("default (windowed) config %+v", cfg)
+	}
+}
+
+func TestRunHelpExitsZero(t *testing.T) {
+	var stderr strings.Builder
+	if code := run(context.Background(), []string{"-h"}, io.Discard, &stderr); code != 0 || !strings.Contains(stderr.String(), "-prefill") {
+		t.Errorf("help: exit %d, usage %q", code, stderr.String())
+	}
+}

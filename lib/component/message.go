@@ -19,6 +19,24 @@ type Message struct {
 	Attachments json.RawMessage            `json:"attachments,omitempty"`
 	Passthrough map[string]json.RawMessage `json:"passthrough,omitempty"`
 	Extra       map[string]json.RawMessage `json:"-"`
+
+	// compactBody is the body SetCompactBody was given: already compact, so
+	// the encoder copies it instead of compacting it again, for as long as
+	// Body is that very slice.
+	compactBody []byte
+}
+
+// SetCompactBody sets Body to b, which the caller made with json.Compact
+// (so it is valid and compact): encoding the envelope then copies it as is
+// instead of compacting it a second time. Assigning Body another slice
+// later restores the ordinary encoding; b must not be changed in place.
+func (m *Message) SetCompactBody(b []byte) {
+	m.Body, m.compactBody = b, b
+}
+
+// bodyIsCompact tells whether Body is still the slice SetCompactBody set.
+func (m *Message) bodyIsCompact() bool {
+	return len(m.Body) > 0 && len(m.Body) == len(m.compactBody) && &m.Body[0] == &m.compactBody[0]
 }
 
 var knownFields = map[string]bool{"id": true, "headers": true, "body": true, "attachments": true, "passthrough": true}
@@ -112,6 +130,8 @@ func (m *Message) appendEnvelope(b []byte) ([]byte, bool) {
 		case k == "body":
 			if len(m.Body) == 0 {
 				b = append(b, "{}"...)
+			} else if m.bodyIsCompact() {
+				b = append(b, m.Body...)
 			} else if b, ok = appendRaw(b, m.Body); !ok {
 				return nil, false
 			}

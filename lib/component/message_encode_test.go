@@ -54,3 +54,36 @@ func FuzzMarshalJSONMatchesMapEncoding(f *testing.F) {
 		}
 	})
 }
+
+// TestSetCompactBody: a body set as compact is copied as is; assigning Body
+// another slice afterwards brings back compaction (and its validation).
+func TestSetCompactBody(t *testing.T) {
+	var m Message
+	m.SetCompactBody([]byte(`{"k":"v & w"}`))
+	got, err := m.MarshalJSON()
+	if want, _ := m.marshalMap(); err != nil || string(got) != string(want) {
+		t.Errorf("compact body: got %s (%v), want %s", got, err, want)
+	}
+	// The marker, not the encoder, decided: a non-compact body set through
+	// SetCompactBody (a misuse) is copied verbatim.
+	m.SetCompactBody([]byte(`{ "k" : 1 }`))
+	if got, _ := m.MarshalJSON(); string(got) != `{"body":{ "k" : 1 },"headers":{}}` {
+		t.Errorf("marked body was not copied as is: %s", got)
+	}
+	copied := m // a copy of the message keeps the marker with the same slice
+	if got, _ := copied.MarshalJSON(); string(got) != `{"body":{ "k" : 1 },"headers":{}}` {
+		t.Errorf("copy lost the marker: %s", got)
+	}
+	m.Body = json.RawMessage(`{ "k" : 2 }`)
+	if got, _ := m.MarshalJSON(); string(got) != `{"body":{"k":2},"headers":{}}` {
+		t.Errorf("a replaced body must be compacted again: %s", got)
+	}
+	m.Body = json.RawMessage(`{"a":`)
+	if _, err := m.MarshalJSON(); err == nil {
+		t.Error("a replaced invalid body must fail to encode")
+	}
+	m.SetCompactBody(nil)
+	if got, _ := m.MarshalJSON(); string(got) != `{"body":{},"headers":{}}` {
+		t.Errorf("empty compact body: %s", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/fitbitplus/connector/lib/sailor"
@@ -36,8 +37,12 @@ type BenchConfig struct {
 	LogLevel        string        // worker LOG_LEVEL (default info)
 	Timeout         time.Duration // bound of the whole run (default 2 min + 5 ms per input)
 	BrokerOnly      bool          // an in-process relay instead of the worker: the broker's ceiling
-	NoValidation    bool          // the sandbox skips validating requests against swagger.json (less harness CPU)
-	Extra           map[string]string
+	// Prefill publishes all N inputs (confirmed) before launching the worker
+	// (or relay) and measures the drain: rate = settled / (last output −
+	// first output); no per-message latency. Default: the windowed stream.
+	Prefill      bool
+	NoValidation bool // the sandbox skips validating requests against swagger.json (less harness CPU)
+	Extra        map[string]string
 }
 
 func (c *BenchConfig) defaults() {
@@ -71,6 +76,8 @@ type BenchResult struct {
 	Prefetch      int     `json:"prefetch"`
 	Workers       int     `json:"workers"`
 	Quorum        bool    `json:"quorum"`
+	Load          string  `json:"load"`             // "window" (the stream) or "prefill" (the drain)
+	Window        int     `json:"window,omitempty"` // inputs outstanding at once, window load only
 	APILatencyMs  float64 `json:"apiLatencyMs"`
 	FailRate      float64 `json:"failRate"`
 	Tally                 // ok, errors, lost, duplicates, deadLettered
@@ -79,9 +86,10 @@ type BenchResult struct {
 	P50Ms         float64 `json:"latencyP50Ms"`
 	P95Ms         float64 `json:"latencyP95Ms"`
 	P99Ms         float64 `json:"latencyP99Ms"`
-	PeakRSSMB     float64 `json:"peakRssMB"`     // highest of the workers
-	CPUMsPerMsg   float64 `json:"cpuMsPerMsg"`   // workers' CPU during the stream / N
-	FirstOutputMs float64 `json:"firstOutputMs"` // launch of the first worker to the first output
+	PeakRSSMB     float64 `json:"peakRssMB"`          // highest of the workers
+	CPUMsPerMsg   float64 `json:"cpuMsPerMsg"`        // workers' CPU during the stream (prefill: launch to drained) / N
+	HarnessCPUMs  float64 `json:"harnessCpuMsPerMsg"` // this process's CPU (sandbox, collector, publisher, relay) over the same span / N
+	FirstOutputMs float64 `json:"firstOutputMs"`      // launch of the first worker to the first output
 	APIRequests   int64   `json:"apiRequests"`
 	Injected5xx   int64   `json:"injected5xx"`
 	Injected429   int64   `json:"injected429"`
@@ -114,13 +122,19 @@ func Inputs(action string, seed sandbox.Seeded) (func(i int) any, error) {
 
 // Bench runs one benchmark: sandbox, fake platform, topology, workers (or
 // the relay), a probe input for the time to first output, then a stream of
-// N inputs kept Window deep; it stops by itself within cfg.Timeout.
+// N inputs kept Window deep; it stops by itself within cfg.Timeout. With
+// cfg.Prefill the N inputs are published and confirmed first, then the
+// workers launched: the time to first output is from launch to the first
+// of them, the rate is of the drain, and there are no latency figures.
 func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	cfg.defaults()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	res := BenchResult{Mode: "connector", Action: cfg.Action, N: cfg.N, Prefetch: cfg.Prefetch, Workers: cfg.Workers,
-		Quorum: cfg.Quorum, APILatencyMs: ms(cfg.APILatency), FailRate: cfg.FailRate}
+		Quorum: cfg.Quorum, Load: "window", Window: cfg.Window, APILatencyMs: ms(cfg.APILatency), FailRate: cfg.FailRate}
+	if cfg.Prefill {
+		res.Load, res.Window = "prefill", 0
+	}
 	if cfg.BrokerOnly {
 		res.Mode, res.Action = "broker", "relay"
 	}
@@ -163,15 +177,26 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	defer col.Stop()
 
-	if err := pub.Publish(ctx, "probe", input(0), cfg.ProtocolVersion); err != nil {
-		return res, err
+	ids := make([]string, cfg.N)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("m-%07d", i)
 	}
-	if err := pub.Confirm(ctx); err != nil {
-		return res, err
+	if cfg.Prefill {
+		if err := prefill(ctx, pub, ids, input, cfg.ProtocolVersion); err != nil {
+			return res, err
+		}
+	} else {
+		if err := pub.Publish(ctx, "probe", input(0), cfg.ProtocolVersion); err != nil {
+			return res, err
+		}
+		if err := pub.Confirm(ctx); err != nil {
+			return res, err
+		}
 	}
 
 	var workers []*Worker
 	var launched time.Time
+	harness0 := selfCPU()
 	if cfg.BrokerOnly {
 		launched = time.Now()
 		stop, err := startRelays(ctx, top, cfg.Prefetch, cfg.Workers)
@@ -201,6 +226,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 				}
 			}
 		}()
+		if cfg.Prefill {
+			harness0 = selfCPU()
+		}
 		for i := 0; i < cfg.Workers; i++ {
 			w, err := StartWorker(bin, env)
 			if err != nil {
@@ -212,30 +240,31 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 			workers = append(workers, w)
 		}
 	}
-	probeCtx, probeCancel := context.WithTimeout(ctx, 30*time.Second)
-	err = col.WaitSettled(probeCtx, []string{"probe"}, nil)
-	probeCancel()
-	if err != nil {
-		return res, fmt.Errorf("probe input: %w%s", err, firstOutput(workers))
-	}
-	res.FirstOutputMs = ms(col.Record("probe").FirstAt.Sub(launched))
-	for _, w := range workers {
-		if err := w.WaitReady(30 * time.Second); err != nil {
-			return res, err
-		}
-	}
 	cpu0 := time.Duration(0)
-	for _, w := range workers {
-		cpu0 += w.Sample().CPU
+	if !cfg.Prefill {
+		probeCtx, probeCancel := context.WithTimeout(ctx, 30*time.Second)
+		err = col.WaitSettled(probeCtx, []string{"probe"}, nil)
+		probeCancel()
+		if err != nil {
+			return res, fmt.Errorf("probe input: %w%s", err, firstOutput(workers))
+		}
+		res.FirstOutputMs = ms(col.Record("probe").FirstAt.Sub(launched))
+		for _, w := range workers {
+			if err := w.WaitReady(30 * time.Second); err != nil {
+				return res, err
+			}
+		}
+		for _, w := range workers {
+			cpu0 += w.Sample().CPU
+		}
+		harness0 = selfCPU()
 	}
 
-	ids := make([]string, cfg.N)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("m-%07d", i)
-	}
 	start := time.Now()
-	if err := stream(ctx, pub, col, ids, input, cfg.ProtocolVersion, cfg.Window); err != nil {
-		return res, err
+	if !cfg.Prefill {
+		if err := stream(ctx, pub, col, ids, input, cfg.ProtocolVersion, cfg.Window); err != nil {
+			return res, err
+		}
 	}
 	waitCtx, waitCancel := context.WithCancel(ctx)
 	err = waitStalled(waitCtx, col, ids, 30*time.Second)
@@ -244,11 +273,12 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	for _, w := range workers {
 		cpu1 += w.Sample().CPU
 	}
+	harness1 := selfCPU()
 	// Dead letters of errored inputs arrive just after their error events.
 	time.Sleep(200 * time.Millisecond)
 
 	res.Tally = col.Tally(ids)
-	var last time.Time
+	var first, last time.Time
 	lat := make([]float64, 0, len(ids))
 	for _, id := range ids {
 		r := col.Record(id)
@@ -258,8 +288,19 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		if r.FirstAt.After(last) {
 			last = r.FirstAt
 		}
-		if sent, ok := pub.SentAt(id); ok {
+		if first.IsZero() || r.FirstAt.Before(first) {
+			first = r.FirstAt
+		}
+		if sent, ok := pub.SentAt(id); ok && !cfg.Prefill {
 			lat = append(lat, ms(r.FirstAt.Sub(sent)))
+		}
+	}
+	if cfg.Prefill {
+		// The drain: from the first output to the last; no latency, as every
+		// input waited in the queue from before the launch.
+		start = first
+		if !first.IsZero() && !cfg.BrokerOnly {
+			res.FirstOutputMs = ms(first.Sub(launched))
 		}
 	}
 	if !last.IsZero() {
@@ -269,6 +310,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		}
 	}
 	res.P50Ms, res.P95Ms, res.P99Ms = Percentile(lat, 50), Percentile(lat, 95), Percentile(lat, 99)
+	if harness1 > harness0 {
+		res.HarnessCPUMs = ms(harness1-harness0) / float64(cfg.N)
+	}
 	for _, w := range workers {
 		code, werr := w.Stop(30 * time.Second)
 		res.WorkerExits = append(res.WorkerExits, code)
@@ -323,6 +367,30 @@ func stream(ctx context.Context, pub *Publisher, col *Collector, ids []string, i
 		}
 	}
 	return pub.Confirm(ctx)
+}
+
+// prefill publishes every id, confirmed, before anything consumes.
+func prefill(ctx context.Context, pub *Publisher, ids []string, input func(int) any, version int) error {
+	for i, id := range ids {
+		if err := pub.Publish(ctx, id, input(i+1), version); err != nil {
+			return err
+		}
+		if i%256 == 255 {
+			if err := pub.Confirm(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return pub.Confirm(ctx)
+}
+
+// selfCPU is this process's user + system CPU time (0 off Unix).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // waitStalled waits until every id is settled, or nothing settles for

@@ -34,6 +34,7 @@ func Median(runs []BenchResult) BenchResult {
 	out.PeakRSSMB = pick(func(r BenchResult) float64 { return r.PeakRSSMB })
 	out.CPUMsPerMsg = pick(func(r BenchResult) float64 { return r.CPUMsPerMsg })
 	out.FirstOutputMs = pick(func(r BenchResult) float64 { return r.FirstOutputMs })
+	out.HarnessCPUMs = pick(func(r BenchResult) float64 { return r.HarnessCPUMs })
 	out.OK = int(pick(func(r BenchResult) float64 { return float64(r.OK) }))
 	for _, r := range runs {
 		out.Errors = max(out.Errors, r.Errors)
@@ -44,23 +45,37 @@ func Median(runs []BenchResult) BenchResult {
 	return out
 }
 
-// WriteTable writes results as a markdown table.
+// WriteTable writes results as a markdown table. Latency percentiles are
+// "–" for prefill runs (every input waited in the queue from before the
+// launch, so time from publish to output measures the backlog, not the
+// worker); the worker's columns are "–" for the broker's relay.
 func WriteTable(w io.Writer, results []BenchResult) error {
 	var b strings.Builder
-	b.WriteString("| mode | action | N | prefetch | workers | queue | API latency | fail rate | ok | errors | lost | dup | dead | msg/s | p50 ms | p95 ms | p99 ms | peak RSS MB | CPU ms/msg | first output ms |\n")
-	b.WriteString("|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| mode | load | action | N | prefetch | workers | queue | API latency | fail rate | ok | errors | lost | dup | dead | msg/s | p50 ms | p95 ms | p99 ms | peak RSS MB | CPU ms/msg | harness CPU ms/msg | first output ms |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range results {
 		queue := "classic"
 		if r.Quorum {
 			queue = "quorum"
 		}
+		load := r.Load
+		switch {
+		case load == "window" && r.Window > 0:
+			load = fmt.Sprintf("window %d", r.Window)
+		case load == "":
+			load = "window"
+		}
+		p50, p95, p99 := fmt.Sprintf("%.1f", r.P50Ms), fmt.Sprintf("%.1f", r.P95Ms), fmt.Sprintf("%.1f", r.P99Ms)
+		if r.Load == "prefill" {
+			p50, p95, p99 = "–", "–", "–"
+		}
 		rss, cpu, first := "–", "–", "–"
 		if r.Mode == "connector" {
 			rss, cpu, first = fmt.Sprintf("%.1f", r.PeakRSSMB), fmt.Sprintf("%.3f", r.CPUMsPerMsg), fmt.Sprintf("%.0f", r.FirstOutputMs)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %.0f ms | %.2f | %d | %d | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %s | %s | %s |\n",
-			r.Mode, r.Action, r.N, r.Prefetch, r.Workers, queue, r.APILatencyMs, r.FailRate, r.OK, r.Errors, r.Lost,
-			r.Duplicates, r.DeadLettered, r.MsgsPerSec, r.P50Ms, r.P95Ms, r.P99Ms, rss, cpu, first)
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %s | %.0f ms | %.2f | %d | %d | %d | %d | %d | %.0f | %s | %s | %s | %s | %s | %.3f | %s |\n",
+			r.Mode, load, r.Action, r.N, r.Prefetch, r.Workers, queue, r.APILatencyMs, r.FailRate, r.OK, r.Errors, r.Lost,
+			r.Duplicates, r.DeadLettered, r.MsgsPerSec, p50, p95, p99, rss, cpu, r.HarnessCPUMs, first)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -41,22 +41,41 @@ func TestMedianKeepsWorstLosses(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	var b strings.Builder
 	err := WriteTable(&b, []BenchResult{
-		{Mode: "connector", Action: "fetchPatient", N: 10, Prefetch: 1, Workers: 2, Quorum: true, MsgsPerSec: 1234.4, PeakRSSMB: 19.25, CPUMsPerMsg: 0.1234},
-		{Mode: "broker", Action: "relay", N: 10, Prefetch: 64, Workers: 1},
+		{Mode: "connector", Load: "window", Window: 6, Action: "fetchPatient", N: 10, Prefetch: 1, Workers: 2, Quorum: true,
+			MsgsPerSec: 1234.4, P50Ms: 1.25, PeakRSSMB: 19.25, CPUMsPerMsg: 0.1234, HarnessCPUMs: 0.4567, FirstOutputMs: 41},
+		{Mode: "broker", Load: "window", Action: "relay", N: 10, Prefetch: 64, Workers: 1},
+		{Mode: "connector", Load: "prefill", Action: "fetchPatient", N: 10, Prefetch: 10, Workers: 1,
+			MsgsPerSec: 2500, P50Ms: 900, P95Ms: 1500, P99Ms: 1600, PeakRSSMB: 20, CPUMsPerMsg: 0.2, FirstOutputMs: 55},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) != 4 {
+	if len(lines) != 5 {
 		t.Fatalf("table:\n%s", b.String())
 	}
-	for _, want := range []string{"| connector | fetchPatient | 10 | 1 | 2 | quorum |", "| 1234 |", "| 19.2 | 0.123 |"} {
+	header := strings.Count(lines[0], "|")
+	for i, l := range lines {
+		if n := strings.Count(l, "|"); n != header {
+			t.Errorf("line %d has %d separators, the header %d: %q", i, n, header, l)
+		}
+	}
+	for _, want := range []string{"| connector | window 6 | fetchPatient | 10 | 1 | 2 | quorum |", "| 1234 | 1.2 |", "| 19.2 | 0.123 | 0.457 | 41 |"} {
 		if !strings.Contains(lines[2], want) {
 			t.Errorf("row %q lacks %q", lines[2], want)
 		}
 	}
-	if !strings.Contains(lines[3], "| – | – | – |") {
+	if !strings.Contains(lines[3], "| – | – | 0.000 | – |") {
 		t.Errorf("broker row %q should leave the worker columns empty", lines[3])
+	}
+	if !strings.Contains(lines[4], "| prefill |") || !strings.Contains(lines[4], "| 2500 | – | – | – | 20.0 | 0.200 |") || !strings.Contains(lines[4], "| 55 |") {
+		t.Errorf("prefill row %q should show the drain rate, no latencies and the worker columns", lines[4])
+	}
+}
+
+func TestMedianOfHarnessCPU(t *testing.T) {
+	m := Median([]BenchResult{{HarnessCPUMs: 0.3}, {HarnessCPUMs: 0.1}, {HarnessCPUMs: 0.2}})
+	if m.HarnessCPUMs != 0.2 {
+		t.Errorf("harness CPU median %v", m.HarnessCPUMs)
 	}
 }

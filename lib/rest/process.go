@@ -121,6 +121,8 @@ func (op *Operation) failure(err error) error {
 // DataMessage makes the data message of a 2xx answer: body is the JSON:API
 // document as returned (compacted), {} when empty. A body that is not JSON is
 // an error.
+// The body is marked compact, so the envelope encoder copies it instead of
+// compacting it again.
 func DataMessage(body []byte) (*component.Message, error) {
 	out := []byte("{}")
 	if len(bytes.TrimSpace(body)) > 0 {
@@ -131,7 +133,9 @@ func DataMessage(body []byte) (*component.Message, error) {
 		}
 		out = buf.Bytes()
 	}
-	return &component.Message{ID: uuid.NewString(), Headers: map[string]any{}, Body: out}, nil
+	msg := &component.Message{ID: uuid.NewString(), Headers: map[string]any{}}
+	msg.SetCompactBody(out)
+	return msg, nil
 }
 
 // errTooLarge says the answer exceeded MaxResponseSize.
