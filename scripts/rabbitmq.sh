@@ -16,6 +16,8 @@ node=rabbit-test-$port@localhost
 bin=/usr/lib/rabbitmq/bin
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
+# running NAME: a live (not zombie) process of that name exists.
+running() { ps -C "$1" -o stat= 2>/dev/null | grep -qv '^Z'; }
 
 install_broker() {
   if [ -x "$bin/rabbitmq-server" ]; then return 0; fi
@@ -46,7 +48,7 @@ CONF
   export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=$((port + 20000))
   echo "[]." > "$state/enabled_plugins"
   epmd_started=0
-  if ! pgrep -x epmd >/dev/null 2>&1; then epmd_started=1; fi
+  if ! running epmd; then epmd_started=1; fi
   nohup "$bin/rabbitmq-server" >"$state/log/stdout.log" 2>&1 &
   echo $! > "$state/wrapper.pid"
   echo $epmd_started > "$state/epmd.started"
@@ -77,7 +79,7 @@ stop() {
     kill -9 "$beam" 2>/dev/null || true
   fi
   # epmd serves every node on the machine: stop it only when we started it and no node is left.
-  if [ "$(cat "$state/epmd.started" 2>/dev/null)" = 1 ] && ! pgrep -x beam.smp >/dev/null 2>&1; then
+  if [ "$(cat "$state/epmd.started" 2>/dev/null)" = 1 ] && ! running beam.smp; then
     pkill -x epmd 2>/dev/null || true
   fi
   rm -f "$state/wrapper.pid" "$state/rabbit.pid" "$state/epmd.started"
