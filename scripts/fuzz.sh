@@ -14,6 +14,7 @@ targets=(
   "./lib/rest FuzzBuildRequest"
   "./lib/fitbitplus FuzzParseAPIError"
   "./lib/sandbox FuzzSandboxHandler"
+  "./lib/jsonstr FuzzAppend"
 )
 for t in "${targets[@]}"; do
   read -r pkg name <<<"$t"

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"unicode/utf8"
+
+	"github.com/fitbitplus/connector/lib/jsonstr"
 )
 
 // Message is the elastic.io message envelope: the decrypted JSON of an AMQP
@@ -116,11 +117,11 @@ func (m *Message) appendEnvelope(b []byte) ([]byte, bool) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonstr.Append(b, k, false)
 		b = append(b, ':')
 		switch {
 		case k == "id" && m.ID != "":
-			b = appendString(b, m.ID)
+			b = jsonstr.Append(b, m.ID, false)
 		case k == "headers":
 			if m.Headers == nil {
 				b = append(b, "{}"...)
@@ -195,7 +196,7 @@ func appendRawMap(b []byte, m map[string]json.RawMessage) ([]byte, bool) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonstr.Append(b, k, false)
 		b = append(b, ':')
 		if b, ok = appendRaw(b, m[k]); !ok {
 			return nil, false
@@ -213,59 +214,6 @@ func appendValue(b []byte, v any) ([]byte, bool) {
 		return nil, false
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), true
-}
-
-// appendString appends s as encoding/json writes a string without HTML
-// escaping: control characters, U+2028 and U+2029 escaped, invalid UTF-8
-// replaced by U+FFFD.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // marshalMap is the reference encoding: the fields in a map, encoded by

@@ -13,7 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/fitbitplus/connector/lib/jsonstr"
 )
 
 // Bunyan levels beyond slog's four.
@@ -192,62 +193,9 @@ func writeField(b *bytes.Buffer, key, val string) {
 }
 
 func appendField(b []byte, key, val string) []byte {
-	b = appendJSONString(b, key)
+	b = jsonstr.Append(b, key, true)
 	b = append(b, ':')
-	return appendJSONString(b, val)
-}
-
-// appendJSONString appends s as json.Marshal writes a string: HTML
-// characters, control characters, U+2028 and U+2029 escaped, invalid UTF-8
-// replaced by U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsonstr.Append(b, val, true)
 }
 
 func appendAttr(b []byte, prefix string, a slog.Attr) []byte {
@@ -267,15 +215,15 @@ func appendAttr(b []byte, prefix string, a slog.Attr) []byte {
 	}
 	b = append(b, ',')
 	if prefix == "" {
-		b = appendJSONString(b, a.Key)
+		b = jsonstr.Append(b, a.Key, true)
 	} else {
-		b = appendJSONString(b, prefix+a.Key)
+		b = jsonstr.Append(b, prefix+a.Key, true)
 	}
 	b = append(b, ':')
 	v := a.Value
 	switch v.Kind() {
 	case slog.KindString:
-		return appendJSONString(b, v.String())
+		return jsonstr.Append(b, v.String(), true)
 	case slog.KindInt64:
 		return strconv.AppendInt(b, v.Int64(), 10)
 	case slog.KindUint64:
@@ -289,18 +237,18 @@ func appendAttr(b []byte, prefix string, a slog.Attr) []byte {
 	case slog.KindBool:
 		return strconv.AppendBool(b, v.Bool())
 	case slog.KindDuration:
-		return appendJSONString(b, v.Duration().String())
+		return jsonstr.Append(b, v.Duration().String(), true)
 	case slog.KindTime:
-		return appendJSONString(b, v.Time().UTC().Format(time.RFC3339Nano))
+		return jsonstr.Append(b, v.Time().UTC().Format(time.RFC3339Nano), true)
 	default:
 		if err, ok := v.Any().(error); ok {
 			b = append(b, `{"message":`...)
-			b = appendJSONString(b, err.Error())
+			b = jsonstr.Append(b, err.Error(), true)
 			return append(b, `,"name":"Error"}`...)
 		}
 		enc, err := json.Marshal(v.Any())
 		if err != nil {
-			return appendJSONString(b, fmt.Sprint(v.Any()))
+			return jsonstr.Append(b, fmt.Sprint(v.Any()), true)
 		}
 		return append(b, enc...)
 	}

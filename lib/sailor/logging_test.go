@@ -87,25 +87,3 @@ func TestDebugLogShowsNoMessageValues(t *testing.T) {
 	}
 }
 
-func TestAppendJSONStringIsJSONMarshal(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"b\s`, "<a href=x&y>", "tab\tnl\nnul\x00\x1f\x7f", "Zoë Ørsted 日本",
-		"bad \xff\xfe utf8 \xe2\x80", "sep \u2028 \u2029 end", "\u00a0\ufffd"} {
-		want, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendJSONString(nil, s); string(got) != string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
-		}
-	}
-}
-
-func FuzzAppendJSONString(f *testing.F) {
-	f.Add("a<b>&\"\\\n\u2028\xff")
-	f.Fuzz(func(t *testing.T, s string) {
-		want, _ := json.Marshal(s)
-		if got := appendJSONString(nil, s); string(got) != string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
-		}
-	})
-}
