@@ -248,6 +248,29 @@ func filterItems(items []*resource, keep func(*resource) bool) []*resource {
 }
 
 // byPathID finds the resource of the path's {id}.
+// patchTarget starts an update: the resource named by the path, and the one
+// resource of the body, checked for its type, its id and by checks (the
+// attribute rules of the type).
+func (c *call) patchTarget(typ string, checks ...func(*inResource) error) (*resource, *inResource, error) {
+	r, err := c.byPathID(typ)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := c.decodeBody(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	it := b.items[0]
+	errs := []error{it.checkType(typ), c.checkBodyID(it, r.ID)}
+	for _, check := range checks {
+		errs = append(errs, check(it))
+	}
+	if err := firstError(errs...); err != nil {
+		return nil, nil, err
+	}
+	return r, it, nil
+}
+
 func (c *call) byPathID(typ string) (*resource, error) {
 	id := c.r.PathValue("id")
 	r := c.s.db.get(typ, id)

@@ -249,16 +249,8 @@ func createCalendarEvent(c *call) (*reply, error) {
 }
 
 func updateCalendarEvent(c *call) (*reply, error) {
-	e, err := c.byPathID("calendar_event")
+	e, it, err := c.patchTarget("calendar_event", checkCalendarAttrs)
 	if err != nil {
-		return nil, err
-	}
-	b, err := c.decodeBody(false)
-	if err != nil {
-		return nil, err
-	}
-	it := b.items[0]
-	if err := firstError(it.checkType("calendar_event"), c.checkBodyID(it, e.ID), checkCalendarAttrs(it)); err != nil {
 		return nil, err
 	}
 	attrs := mergeAttrs(e.Attrs, it.Attributes)

@@ -303,16 +303,8 @@ func (c *call) updatePatientFrom(p *resource, it *inResource, groups, coaches []
 }
 
 func updatePatient(c *call) (*reply, error) {
-	p, err := c.byPathID("patient")
+	p, it, err := c.patchTarget("patient", checkPatientAttrs)
 	if err != nil {
-		return nil, err
-	}
-	b, err := c.decodeBody(false)
-	if err != nil {
-		return nil, err
-	}
-	it := b.items[0]
-	if err := firstError(it.checkType("patient"), c.checkBodyID(it, p.ID), checkPatientAttrs(it)); err != nil {
 		return nil, err
 	}
 	groups, coaches, hasGroups, hasCoaches, err := c.patientRels(it)

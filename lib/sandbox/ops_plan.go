@@ -34,16 +34,8 @@ func createAction(c *call) (*reply, error) {
 }
 
 func updateAction(c *call) (*reply, error) {
-	a, err := c.byPathID("action")
+	a, it, err := c.patchTarget("action", checkActionAttrs)
 	if err != nil {
-		return nil, err
-	}
-	b, err := c.decodeBody(false)
-	if err != nil {
-		return nil, err
-	}
-	it := b.items[0]
-	if err := firstError(it.checkType("action"), c.checkBodyID(it, a.ID), checkActionAttrs(it)); err != nil {
 		return nil, err
 	}
 	a.Attrs = mergeAttrs(a.Attrs, it.Attributes)
@@ -81,16 +73,8 @@ func createBundle(c *call) (*reply, error) {
 }
 
 func updateBundle(c *call) (*reply, error) {
-	bu, err := c.byPathID("bundle")
+	bu, it, err := c.patchTarget("bundle", checkBundleAttrs)
 	if err != nil {
-		return nil, err
-	}
-	b, err := c.decodeBody(false)
-	if err != nil {
-		return nil, err
-	}
-	it := b.items[0]
-	if err := firstError(it.checkType("bundle"), c.checkBodyID(it, bu.ID), checkBundleAttrs(it)); err != nil {
 		return nil, err
 	}
 	actions, has, err := c.relMany(it, "actions", "action")
@@ -106,19 +90,12 @@ func updateBundle(c *call) (*reply, error) {
 }
 
 func updatePlanSummary(c *call) (*reply, error) {
-	plan, err := c.byPathID("patient_plan_summary")
+	plan, it, err := c.patchTarget("patient_plan_summary", func(it *inResource) error {
+		return firstError(it.checkTimes("effective_from"), it.checkKind("time_zone", "string"),
+			it.checkKind("adherence", "object"), it.checkKind("critical", "object"),
+			it.checkKind("window_notification_times", "object"), it.checkKind("window_order", "array"))
+	})
 	if err != nil {
-		return nil, err
-	}
-	b, err := c.decodeBody(false)
-	if err != nil {
-		return nil, err
-	}
-	it := b.items[0]
-	if err := firstError(it.checkType("patient_plan_summary"), c.checkBodyID(it, plan.ID),
-		it.checkTimes("effective_from"), it.checkKind("time_zone", "string"), it.checkKind("adherence", "object"),
-		it.checkKind("critical", "object"), it.checkKind("window_notification_times", "object"),
-		it.checkKind("window_order", "array")); err != nil {
 		return nil, err
 	}
 	plan.Attrs = mergeAttrs(plan.Attrs, it.Attributes)
