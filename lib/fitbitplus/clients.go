@@ -248,7 +248,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tok, err := t.src.token(ctx)
 	if err != nil {
 		closeRequestBody(req)
-		return nil, err
+		return nil, &notSentError{err}
 	}
 	resp, err := t.send(req, tok)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || !canReplay(req) {
@@ -258,7 +258,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.src.invalidate(tok.AccessToken)
 	t.src.log.DebugContext(ctx, "401 from the API, refreshing the token", "path", req.URL.Path)
 	if tok, err = t.src.token(ctx); err != nil {
-		return nil, err
+		return nil, &notSentError{err}
 	}
 	again, err := replay(req)
 	if err != nil {

@@ -197,6 +197,20 @@ func isIdempotent(req *http.Request) bool {
 	return v
 }
 
+// NotSent tells whether err surely happened before the request reached the
+// API: a failure to connect, or no token to send it with. Repeating such a
+// request cannot apply a write twice.
+func NotSent(err error) bool {
+	var ns *notSentError
+	return isDialError(err) || errors.As(err, &ns)
+}
+
+// notSentError wraps a failure that stopped a request before it was sent.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }
+
 // isDialError tells whether err is a failure to connect: the request did not
 // reach the server.
 func isDialError(err error) bool {

@@ -30,9 +30,12 @@ const MaxResponseSize = 32 << 20
 //     error event); a credential that cannot get a token as
 //     *fitbitplus.CredentialError;
 //   - 429, 5xx and network failures that outlived the client's retries are
-//     returned wrapped in component.Rebound, so the platform retries later;
-//     except when a write (POST, PATCH) was answered 2xx and its answer was
-//     lost: repeating it could apply it twice, so that is a plain error;
+//     returned wrapped in component.Rebound, so the platform retries later,
+//     when repeating is safe: for idempotent methods, and for writes (POST,
+//     PATCH) only when the API surely did not run them (429, 503 with
+//     Retry-After, no connection, no token). A write that may have been
+//     applied (a 5xx, a timeout, a lost answer) is a plain error: repeating
+//     it could apply it twice;
 //   - a paged operation whose step sets fetchAll or split follows the pages
 //     and emits one message per page or per resource (see paging.go).
 func (op *Operation) Process(ctx context.Context, ex *component.Exec) error {
@@ -98,10 +101,17 @@ func (op *Operation) send(ctx context.Context, client component.APIClient, req *
 	}
 	if resp.StatusCode/100 != 2 {
 		apiErr := fitbitplus.ParseAPIError(resp.StatusCode, resp.Header, body)
-		if apiErr.Transient() {
+		if !apiErr.Transient() {
+			return nil, apiErr
+		}
+		// 429, and 503 with Retry-After, say the request was refused, not run.
+		refused := resp.StatusCode == http.StatusTooManyRequests ||
+			(resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "")
+		if idempotent(op.Method) || refused {
 			return nil, component.Rebound(apiErr)
 		}
-		return nil, apiErr
+		return nil, fmt.Errorf("%s: the API answered %d to a write that it may have applied; "+
+			"it is not repeated automatically (check, then retry the message): %w", op.ID, resp.StatusCode, apiErr)
 	}
 	return body, nil
 }
@@ -112,10 +122,14 @@ func (op *Operation) failure(err error) error {
 	if errors.As(err, &ce) {
 		return ce
 	}
-	if fitbitplus.IsTransient(err) {
+	if !fitbitplus.IsTransient(err) {
+		return fmt.Errorf("%s: %w", op.ID, err)
+	}
+	if idempotent(op.Method) || fitbitplus.NotSent(err) {
 		return component.Rebound(fmt.Errorf("%s: %w", op.ID, err))
 	}
-	return fmt.Errorf("%s: %w", op.ID, err)
+	return fmt.Errorf("%s: a write may have reached the API before it failed; "+
+		"it is not repeated automatically (check, then retry the message): %w", op.ID, err)
 }
 
 // DataMessage makes the data message of a 2xx answer: body is the JSON:API

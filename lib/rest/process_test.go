@@ -264,3 +264,64 @@ func BenchmarkProcessFetchPatient(b *testing.B) {
 		}
 	}
 }
+
+// A write is rebounded (the platform sends it again later) only when the API
+// surely did not run it; otherwise repeating could apply it twice.
+func TestProcessReboundsWritesOnlyWhenSurelyNotApplied(t *testing.T) {
+	body := `{"requestBody":{"data":{"type":"patient"}}}`
+	answer := func(status int, retryAfter string) http.HandlerFunc {
+		return func(rw http.ResponseWriter, r *http.Request) {
+			if retryAfter != "" {
+				rw.Header().Set("Retry-After", retryAfter)
+			}
+			rw.WriteHeader(status)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		op      *Operation
+		api     http.HandlerFunc
+		rebound bool
+	}{
+		{"POST 500", createPatient, answer(500, ""), false},
+		{"POST 502", createPatient, answer(502, ""), false},
+		{"POST 429", createPatient, answer(429, "0"), true},
+		{"POST 503 with Retry-After", createPatient, answer(503, "0"), true},
+		{"GET 500", fetchPatient, answer(500, ""), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tc.api)
+			in := body
+			if tc.op == fetchPatient {
+				in = `{"id":"p1"}`
+			}
+			err := w.run(tc.op, in)
+			if err == nil || component.IsRebound(err) != tc.rebound {
+				t.Fatalf("err %v, want rebound=%v", err, tc.rebound)
+			}
+			var apiErr *fitbitplus.APIError
+			if !errors.As(err, &apiErr) {
+				t.Fatalf("the API's error must stay inspectable: %v", err)
+			}
+			if !tc.rebound && !strings.Contains(err.Error(), "may have applied") {
+				t.Fatalf("the error must say the write may have been applied: %v", err)
+			}
+		})
+	}
+
+	t.Run("POST, no connection", func(t *testing.T) {
+		w := newWorld(t, func(http.ResponseWriter, *http.Request) {})
+		w.srv.Close()
+		if err := w.run(createPatient, body); !component.IsRebound(err) {
+			t.Fatalf("err %v, want rebound: the request never left", err)
+		}
+	})
+	t.Run("POST, token endpoint down", func(t *testing.T) {
+		w := newWorld(t, func(http.ResponseWriter, *http.Request) {})
+		w.srv.TokenHook = func() { panic(http.ErrAbortHandler) }
+		err := w.run(createPatient, body)
+		if !component.IsRebound(err) || w.calls.Load() != 0 {
+			t.Fatalf("err %v after %d calls, want rebound and no call", err, w.calls.Load())
+		}
+	})
+}

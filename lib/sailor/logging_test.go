@@ -86,4 +86,3 @@ func TestDebugLogShowsNoMessageValues(t *testing.T) {
 		}
 	}
 }
-
