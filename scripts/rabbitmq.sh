@@ -13,6 +13,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 state=${RABBITMQ_STATE_DIR:-$root/.tmp/rabbitmq-${RABBITMQ_PORT:-5672}}
 port=${RABBITMQ_PORT:-5672}
 node=rabbit-test-$port@localhost
+# Erlang writes a crash dump into the current directory when a CLI call fails; keep it in the state dir.
+export ERL_CRASH_DUMP="$state/erl_crash.dump"
 bin=/usr/lib/rabbitmq/bin
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
