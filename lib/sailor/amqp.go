@@ -2,7 +2,6 @@ package sailor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -90,8 +89,6 @@ func (s *session) close() {
 	if s == nil {
 		return
 	}
-	if err := s.ch.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
-		_ = err // the connection close below covers it
-	}
+	_ = s.ch.Close() // a failure here is covered by closing the connection
 	_ = s.conn.Close()
 }
