@@ -193,14 +193,16 @@ func pointAtSandbox(cfg component.Config, sb *sandbox.Sandbox) {
 	}
 }
 
-// The filters that scope a list; when none is given, the sandbox's
-// organisation is used.
-var scopeFilters = []string{"filter[organization]", "filter[groups]", "filter[patient]", "filter[attendees]"}
+// The "at least one of" filter rules of the lists (api-facts): when the input
+// gives none of a rule's filters, the first one the operation has is filled.
+var atLeastOneOf = [][]string{
+	{"filter[organization]", "filter[groups]", "filter[patient]", "filter[attendees]"},
+	{"filter[receiver]", "filter[sender]"},
+}
 
-// fillFromSeed fills the organisation, group and patient filters of a
-// generated action from the sandbox's seeded organisation when the input
-// leaves them empty: required ones always, the organisation when the input
-// names no scope at all.
+// fillFromSeed fills the filters of a generated action from the sandbox's
+// seeded organisation when the input leaves them empty: required ones
+// always, and one of each "at least one of" rule the input leaves empty.
 func fillFromSeed(fn component.Function, msg *component.Message, seed sandbox.Seeded) error {
 	op, ok := fn.(*rest.Operation)
 	if !ok {
@@ -214,23 +216,38 @@ func fillFromSeed(fn component.Function, msg *component.Message, seed sandbox.Se
 		"filter[organization]": seed.OrganizationID,
 		"filter[groups]":       strings.Join(seed.GroupIDs, ","),
 		"filter[patient]":      seed.PatientID,
+		"filter[receiver]":     seed.PatientID,
 	}
+	params := map[string]rest.Param{}
 	has := map[string]bool{}
 	for _, p := range op.Params {
-		has[p.Name] = p.In == "query" && fieldSet(body, p.Field)
+		if p.In == "query" {
+			params[p.Name] = p
+			has[p.Name] = fieldSet(body, p.Field)
+		}
 	}
-	scoped := false
-	for _, name := range scopeFilters {
-		scoped = scoped || has[name]
+	fill := map[string]bool{}
+	for _, p := range params {
+		fill[p.Name] = p.Required && !has[p.Name]
+	}
+	for _, rule := range atLeastOneOf {
+		given, first := false, ""
+		for _, name := range rule {
+			if _, ok := params[name]; ok {
+				given = given || has[name]
+				if first == "" {
+					first = name
+				}
+			}
+		}
+		if !given && first != "" {
+			fill[first] = true
+		}
 	}
 	changed := false
-	for _, p := range op.Params {
-		v, known := seedValue[p.Name]
-		if p.In != "query" || !known || has[p.Name] {
-			continue
-		}
-		if p.Required || (p.Name == "filter[organization]" && !scoped) {
-			setField(body, p.Field, v)
+	for name, want := range fill {
+		if v, known := seedValue[name]; want && known {
+			setField(body, params[name].Field, v)
 			changed = true
 		}
 	}

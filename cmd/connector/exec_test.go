@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fitbitplus/connector/actions"
 	"github.com/fitbitplus/connector/lib/fitbitplus/fitbitplustest"
+	"github.com/fitbitplus/connector/lib/rest"
 )
 
 // runCLIWith runs the binary's entry point in process with the given stdin.
@@ -241,5 +243,30 @@ func TestRequestTimeoutFromTheEnvironment(t *testing.T) {
 	code, _, errOut = runCLIWith(t, `{"id":"p1"}`, map[string]string{"FITBITPLUS_REQUEST_TIMEOUT": "soon"}, "exec", "fetchPatient")
 	if code != 2 || !strings.Contains(errOut, "FITBITPLUS_REQUEST_TIMEOUT") {
 		t.Fatalf("a bad timeout must be refused naming the variable: %d %s", code, errOut)
+	}
+}
+
+// Every action that needs no id and no request document runs as it is
+// against the sandbox: its filters are filled from the seeded organisation.
+func TestExecEveryListActionRunsAsIsAgainstTheSandbox(t *testing.T) {
+	n := 0
+	for name, fn := range actions.Registry {
+		op := fn.(*rest.Operation)
+		needsInput := op.Body != nil && op.Body.Required
+		for _, p := range op.Params {
+			needsInput = needsInput || p.In == "path"
+		}
+		if needsInput {
+			continue
+		}
+		n++
+		code, out, errOut := runCLIWith(t, "", nil, "exec", name, "--sandbox")
+		evs := parseEvents(t, out)
+		if code != 0 || len(evs) == 0 || evs[0].Event != "data" {
+			t.Errorf("%s: exit %d, events %s %s", name, code, out, errOut)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d list actions found", n)
 	}
 }
