@@ -27,6 +27,9 @@ go mod tidy -diff
 echo "== go vet"
 go vet ${tags:+-tags $tags} ./...
 
+echo "== staticcheck (bugs and unused code)"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ${tags:+-tags $tags} -checks 'SA*,U1000' ./...
+
 echo "== connector generate --check"
 go run ./cmd/connector generate --check
 

@@ -113,9 +113,9 @@ func (c *Cipher) DecryptMessage(body []byte, version int) ([]byte, error) {
 	var err error
 	if version < 2 {
 		ct := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
-		n, err := base64.StdEncoding.Decode(ct, bytes.TrimSpace(body))
-		if err != nil {
-			return nil, fmt.Errorf("base64: %w", err)
+		n, b64Err := base64.StdEncoding.Decode(ct, bytes.TrimSpace(body))
+		if b64Err != nil {
+			return nil, fmt.Errorf("base64: %w", b64Err)
 		}
 		ct = ct[:n]
 		if c.block == nil {

@@ -17,7 +17,7 @@ func TestLoggerBunyanFields(t *testing.T) {
 	log := NewLogger(&buf, LogOptions{Hostname: "h1", PID: 42, Context: map[string]string{"ELASTICIO_FLOW_ID": "f1"}, Tag: "f1", Level: slog.LevelDebug})
 	log.With("threadId", "t1").Info("hello", "n", 3, "err", errors.New("bad"))
 	log.With("name", "component").Warn("from component")
-	log.Log(nil, LevelTrace, "hidden") //nolint:staticcheck
+	log.Log(context.Background(), LevelTrace, "hidden")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("lines %q", lines)

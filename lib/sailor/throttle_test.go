@@ -11,7 +11,7 @@ func TestThrottleLimitsPerInterval(t *testing.T) {
 	now := time.Unix(0, 0)
 	th.base = now
 	th.now = func() time.Time { return now }
-	if th.reserve() != 0 || th.reserve() != 0 {
+	if first, second := th.reserve(), th.reserve(); first != 0 || second != 0 {
 		t.Fatal("first two events waited")
 	}
 	if d := th.reserve(); d != 100*time.Millisecond {
@@ -22,7 +22,7 @@ func TestThrottleLimitsPerInterval(t *testing.T) {
 		t.Errorf("wait %v, want 40ms", d)
 	}
 	now = now.Add(40 * time.Millisecond)
-	if th.reserve() != 0 || th.reserve() != 0 {
+	if first, second := th.reserve(), th.reserve(); first != 0 || second != 0 {
 		t.Error("events after the interval waited")
 	}
 	if th.reserve() == 0 {

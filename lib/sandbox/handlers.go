@@ -501,12 +501,6 @@ func mergeAttrs(old, patch map[string]any) map[string]any {
 	return out
 }
 
-// hasRel reports whether the body names a relationship.
-func (it *inResource) hasRel(name string) bool {
-	_, ok := it.Relationships[name]
-	return ok
-}
-
 func (it *inResource) relPtr(name string) string { return it.base + "/relationships/" + name + "/data" }
 
 // relOne resolves a to-one relationship; nil when absent and not required.
