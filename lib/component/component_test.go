@@ -81,3 +81,22 @@ func TestErrorPayload(t *testing.T) {
 		t.Fatal("rebound classification")
 	}
 }
+
+func TestSnapshotDeltaAndMerge(t *testing.T) {
+	d, err := SnapshotDelta(json.RawMessage(`{"b":3,"c":4}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := MergeSnapshot(json.RawMessage(`{"a":1,"b":2}`), d)
+	if err != nil || string(got) != `{"a":1,"b":3,"c":4}` {
+		t.Fatalf("merged %s %v", got, err)
+	}
+	if got, _ := MergeSnapshot(json.RawMessage(`[1]`), d); string(got) != `{"b":3,"c":4}` {
+		t.Fatalf("a non-object snapshot counts as {}: %s", got)
+	}
+	for _, bad := range []string{`[1]`, `null`, `{"$set":{"x":1}}`} {
+		if _, err := SnapshotDelta(json.RawMessage(bad)); err == nil {
+			t.Errorf("%s: want an error", bad)
+		}
+	}
+}

@@ -177,23 +177,12 @@ func (e *emitter) Snapshot(_ context.Context, s json.RawMessage) error {
 
 // UpdateSnapshot shallow-merges the delta into the snapshot, as the sailor does.
 func (e *emitter) UpdateSnapshot(_ context.Context, delta json.RawMessage) error {
-	var d map[string]json.RawMessage
-	if err := json.Unmarshal(delta, &d); err != nil || d == nil {
-		return errors.New("updateSnapshot needs a JSON object")
-	}
-	if _, ok := d["$set"]; ok {
-		return errors.New("updateSnapshot does not support $set")
+	d, err := component.SnapshotDelta(delta)
+	if err != nil {
+		return err
 	}
 	e.mu.Lock()
-	cur := map[string]json.RawMessage{}
-	_ = json.Unmarshal(e.snapshot, &cur)
-	if cur == nil {
-		cur = map[string]json.RawMessage{}
-	}
-	for k, v := range d {
-		cur[k] = v
-	}
-	merged, err := json.Marshal(cur)
+	merged, err := component.MergeSnapshot(e.snapshot, d)
 	if err == nil {
 		e.snapshot = merged
 	}

@@ -308,13 +308,10 @@ func (x *execution) UpdateSnapshot(ctx context.Context, delta json.RawMessage) e
 		return err
 	}
 	defer x.inflight.Done()
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(delta, &obj); err != nil || obj == nil {
-		return errors.New("updateSnapshot: the delta must be a JSON object")
-	}
-	if _, ok := obj["$set"]; ok {
-		x.log.Warn("updateSnapshot with $set is not supported; ignored")
-		return errors.New("updateSnapshot: $set is not supported")
+	obj, err := component.SnapshotDelta(delta)
+	if err != nil {
+		x.log.Warn("updateSnapshot refused", "err", err)
+		return err
 	}
 	x.w.state.mergeSnapshot(obj)
 	return x.publishSnapshot(ctx, "updateSnapshot", delta)

@@ -59,14 +59,7 @@ func (s *stepState) setSnapshot(snap json.RawMessage) {
 func (s *stepState) mergeSnapshot(delta map[string]json.RawMessage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var cur map[string]json.RawMessage
-	if err := json.Unmarshal(s.snapshot, &cur); err != nil || cur == nil {
-		cur = map[string]json.RawMessage{}
-	}
-	for k, v := range delta {
-		cur[k] = v
-	}
-	if b, err := json.Marshal(cur); err == nil {
+	if b, err := component.MergeSnapshot(s.snapshot, delta); err == nil {
 		s.snapshot = b
 	}
 }
