@@ -109,21 +109,26 @@ func protocolVersionOf(h amqp.Table) int {
 		v = f
 	}
 	n, ok := headerNumber(v)
-	if !ok || n < 2 {
+	if !ok || !(n >= 2) { // NaN too
 		return 1
 	}
-	return int(n)
+	return 2 // every version from 2 on means raw bytes; no int overflow for huge values
 }
 
 // reboundIterationOf gives the next rebound iteration: 1 when the header is
 // absent or not a number, else the header + 1.
 func reboundIterationOf(h amqp.Table) int {
 	n, ok := headerNumber(h["reboundIteration"])
-	if !ok {
+	if !ok || !(n >= 0) { // NaN too
 		return 1
 	}
-	return int(n) + 1
+	// A huge count is past any rebound limit; cap it before converting so it
+	// cannot wrap around to a small or negative iteration.
+	return int(min(n, maxReboundIteration)) + 1
 }
+
+// maxReboundIteration caps the reboundIteration header read back.
+const maxReboundIteration = 1 << 20
 
 // eventHeaders builds the headers common to data, error, snapshot and
 // httpReply events (§3.4), with a fresh messageId.

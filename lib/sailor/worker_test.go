@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -530,8 +531,23 @@ func TestProtocolVersionOf(t *testing.T) {
 		v    any
 		want int
 	}{{nil, 1}, {int8(2), 2}, {uint8(2), 2}, {int16(2), 2}, {int32(2), 2}, {int64(2), 2}, {float32(2), 2}, {float64(2.0), 2},
-		{"2", 2}, {"1", 1}, {"junk", 1}, {int8(0), 1}, {true, 1}} {
+		{"2", 2}, {"1", 1}, {"junk", 1}, {int8(0), 1}, {true, 1},
+		{"10000000000000000000", 2}, {uint64(1 << 63), 2}, {math.NaN(), 1}, {"NaN", 1}, {"-1e30", 1}} {
 		if got := protocolVersionOf(amqp.Table{"protocolVersion": c.v}); got != c.want {
+			t.Errorf("%#v → %d, want %d", c.v, got, c.want)
+		}
+	}
+}
+
+// A huge or odd reboundIteration header must not wrap around to a small
+// iteration (which would rebound forever).
+func TestReboundIterationOf(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want int
+	}{{nil, 1}, {"3", 1}, {int8(1), 2}, {int64(19), 20}, {uint64(1 << 63), maxReboundIteration + 1},
+		{float64(1e30), maxReboundIteration + 1}, {math.NaN(), 1}, {int32(-5), 1}} {
+		if got := reboundIterationOf(amqp.Table{"reboundIteration": c.v}); got != c.want {
 			t.Errorf("%#v → %d, want %d", c.v, got, c.want)
 		}
 	}
