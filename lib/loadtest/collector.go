@@ -307,29 +307,43 @@ func (c *Collector) Changed() <-chan struct{} {
 
 // WaitSettled waits until every id has an outcome for which done reports
 // true (nil: any outcome), or ctx ends (an error naming how many are missing).
+// It rescans only the ids still missing, and at most every settleScanEvery,
+// so that waiting for a drain of N outputs costs O(N) here, not O(N²): the
+// harness shares the cores with the worker and the broker it measures.
 func (c *Collector) WaitSettled(ctx context.Context, ids []string, done func(id string, r Record) bool) error {
-	if done == nil {
-		done = func(string, Record) bool { return true }
-	}
+	pending := append([]string(nil), ids...)
 	for {
 		wake := c.Changed()
-		missing := 0
-		for _, id := range ids {
-			r := c.Record(id)
-			if r.Outcome() == "" || !done(id, r) {
-				missing++
-			}
-		}
-		if missing == 0 {
+		pending = c.unsettled(pending, done)
+		if len(pending) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d of %d inputs not settled: %w", missing, len(ids), errTimeout)
+			return fmt.Errorf("%d of %d inputs not settled: %w", len(pending), len(ids), errTimeout)
 		case <-wake:
 		case <-time.After(200 * time.Millisecond):
 		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(settleScanEvery):
+		}
 	}
+}
+
+// settleScanEvery spaces WaitSettled's rescans while outputs stream in.
+const settleScanEvery = 5 * time.Millisecond
+
+// unsettled keeps, in place, the ids without an outcome that done accepts.
+func (c *Collector) unsettled(ids []string, done func(id string, r Record) bool) []string {
+	out := ids[:0]
+	for _, id := range ids {
+		r := c.Record(id)
+		if r.Outcome() == "" || (done != nil && !done(id, r)) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Outputs returns the decrypted data outputs and raw error payloads kept.
