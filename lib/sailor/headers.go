@@ -21,6 +21,8 @@ type incoming struct {
 	start           int64 // ms epoch when processing started
 }
 
+const metaPrefix = "x-eio-meta-"
+
 func readIncoming(h amqp.Table, startMs int64) incoming {
 	in := incoming{
 		stepID:          headerString(h, "stepId"),
@@ -32,11 +34,13 @@ func readIncoming(h amqp.Table, startMs int64) incoming {
 		start:           startMs,
 	}
 	for k, v := range h {
-		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-eio-meta-") {
+		// Lower-case only the x-eio-meta-* keys: lower-casing every key
+		// allocated for each camel-case header of every message.
+		if len(k) >= len(metaPrefix) && strings.EqualFold(k[:len(metaPrefix)], metaPrefix) {
 			if in.meta == nil {
 				in.meta = map[string]any{}
 			}
-			in.meta[lk] = v
+			in.meta[strings.ToLower(k)] = v
 		}
 	}
 	if in.threadID == "" {
@@ -133,12 +137,11 @@ const maxReboundIteration = 1 << 20
 // eventHeaders builds the headers common to data, error, snapshot and
 // httpReply events (§3.4), with a fresh messageId.
 func (w *worker) eventHeaders(in *incoming) amqp.Table {
-	s := &w.settings
-	h := make(amqp.Table, len(in.meta)+len(s.AdditionalHeaders)+16)
+	h := make(amqp.Table, len(in.meta)+len(w.extraHeaders)+len(w.identityHeaders)+6)
 	for k, v := range in.meta {
 		h[k] = v
 	}
-	for k, v := range s.AdditionalHeaders {
+	for k, v := range w.extraHeaders {
 		h[k] = v
 	}
 	if in.replyTo != "" {
@@ -149,32 +152,48 @@ func (w *worker) eventHeaders(in *incoming) amqp.Table {
 	}
 	h["threadId"] = in.threadID
 	h["messageId"] = newMessageID()
-	w.envHeaders(h)
+	for k, v := range w.identityHeaders {
+		h[k] = v
+	}
 	h["start"] = in.start
 	return h
 }
 
-// envHeaders adds the step identity from the environment.
-func (w *worker) envHeaders(h amqp.Table) {
-	s := &w.settings
-	h["execId"] = s.ExecID
-	h["taskId"] = s.FlowID
-	h["workspaceId"] = s.WorkspaceID
-	h["containerId"] = s.ContainerID
-	h["userId"] = s.UserID
-	h["stepId"] = s.StepID
-	h["compId"] = s.CompID
-	h["function"] = s.Function
+// identityHeaders are the step identity from the environment, the same in
+// every event; made once, with their values already boxed, so that copying
+// them into an event's headers allocates nothing per value.
+func identityHeaders(s *Settings) amqp.Table {
+	return amqp.Table{
+		"execId":      s.ExecID,
+		"taskId":      s.FlowID,
+		"workspaceId": s.WorkspaceID,
+		"containerId": s.ContainerID,
+		"userId":      s.UserID,
+		"stepId":      s.StepID,
+		"compId":      s.CompID,
+		"function":    s.Function,
+	}
+}
+
+// extraHeaders are the ADDITIONAL_VARS_FOR_HEADERS, boxed once.
+func extraHeaders(s *Settings) amqp.Table {
+	h := make(amqp.Table, len(s.AdditionalHeaders))
+	for k, v := range s.AdditionalHeaders {
+		h[k] = v
+	}
+	return h
 }
 
 // initErrorHeaders are the headers of an error reported before any message:
 // the step identity and the additional vars.
 func (w *worker) initErrorHeaders() amqp.Table {
 	h := amqp.Table{}
-	for k, v := range w.settings.AdditionalHeaders {
+	for k, v := range w.extraHeaders {
 		h[k] = v
 	}
-	w.envHeaders(h)
+	for k, v := range w.identityHeaders {
+		h[k] = v
+	}
 	return h
 }
 

@@ -86,3 +86,42 @@ func TestDebugLogShowsNoMessageValues(t *testing.T) {
 		}
 	}
 }
+
+// The lines of one message, through the worker's own stack (redaction, then
+// bunyan): each carries the message's ids, the component's are named
+// "component" (one name field, not two), and a secret in an id is redacted.
+func TestMessageLogLines(t *testing.T) {
+	fn := component.FunctionFunc(func(ctx context.Context, ex *component.Exec) error {
+		ex.Log.Info("from the component")
+		return nil
+	})
+	w, _ := newTestWorker(t, testEnv(), stepData{}, fn)
+	var buf bytes.Buffer
+	w.log = slog.New(&redactHandler{inner: NewLogger(&buf, LogOptions{Hostname: "h1"}).Handler(), r: w.redact})
+	h := inputHeaders()
+	h["threadId"] = "thread-" + testEnv()["ELASTICIO_MESSAGE_CRYPTO_PASSWORD"]
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1)); got != outcomeAck {
+		t.Fatalf("outcome %v", got)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	names := map[string]string{}
+	for _, line := range lines {
+		if strings.Count(line, `"name":`) != 1 {
+			t.Errorf("want one name field: %s", line)
+		}
+		if strings.Contains(line, testEnv()["ELASTICIO_MESSAGE_CRYPTO_PASSWORD"]) {
+			t.Errorf("secret in a log line: %s", line)
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["messageId"] != h["messageId"] || rec["parentMessageId"] != h["parentMessageId"] || rec["threadId"] != "thread-"+redacted {
+			t.Errorf("ids of %s", line)
+		}
+		names[rec["msg"].(string)] = rec["name"].(string)
+	}
+	if names["from the component"] != "component" || names["message processed"] != "sailor" {
+		t.Errorf("names by line: %v", names)
+	}
+}

@@ -38,7 +38,8 @@ func (o outcome) String() string {
 // one place that decides ack, reject or leave; no panic escapes it.
 func (w *worker) handle(ctx context.Context, d *amqp.Delivery) (out outcome) {
 	in := readIncoming(d.Headers, nowMs())
-	log := w.log.With("threadId", in.threadID, "messageId", in.messageID, "parentMessageId", in.parentMessageID)
+	log := messageLogger(w.log, slog.String("threadId", in.threadID), slog.String("messageId", in.messageID),
+		slog.String("parentMessageId", in.parentMessageID))
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("panic while handling a message; rejecting it", "panic", w.redact.redact(fmt.Sprint(r)), "stack", string(debug.Stack()))

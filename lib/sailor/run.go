@@ -53,6 +53,8 @@ type worker struct {
 	errorThrottle    *throttle
 	snapshotThrottle *throttle
 	drainTimeout     time.Duration
+	identityHeaders  amqp.Table      // see identityHeaders
+	extraHeaders     amqp.Table      // see extraHeaders
 	msgCtx           context.Context // messages outlive SIGTERM, up to the drain timeout
 	msgCancel        context.CancelFunc
 }
@@ -60,6 +62,7 @@ type worker struct {
 func newWorker(s Settings, d Deps) (*worker, error) {
 	w := &worker{settings: s, deps: d, api: d.API, hostname: d.Hostname, drainTimeout: d.DrainTimeout}
 	w.redact = newRedactor(s.secrets()...)
+	w.identityHeaders, w.extraHeaders = identityHeaders(&s), extraHeaders(&s)
 	if w.hostname == "" {
 		h, err := os.Hostname()
 		if err != nil {
