@@ -62,7 +62,7 @@ func parseOptions(args []string, stderr io.Writer) (options, []int, []int, error
 	var o options
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.action, "action", loadtest.ActionFetchPatient, "action: fetchPatient or createPatientHealthMetric")
+	fs.StringVar(&o.action, "action", loadtest.ActionFetchPatient, "action: fetchPatient, createPatientHealthMetric or toFhirObservation (no API call)")
 	fs.IntVar(&o.n, "n", 2000, "inputs per run")
 	fs.StringVar(&o.prefetch, "prefetch", "1", "prefetch values, comma-separated (one run set each)")
 	fs.StringVar(&o.workers, "workers", "1", "worker counts, comma-separated (one run set each)")

@@ -17,6 +17,9 @@ import (
 const (
 	ActionFetchPatient = "fetchPatient"
 	ActionCreateMetric = "createPatientHealthMetric"
+	// ActionToFhir maps a metric to a FHIR Observation without calling the
+	// API: the worker's cost without the HTTP round trip.
+	ActionToFhir = "toFhirObservation"
 )
 
 // BenchConfig is one benchmark run.
@@ -116,8 +119,17 @@ func Inputs(action string, seed sandbox.Seeded) (func(i int) any, error) {
 				"relationships": map[string]any{"patient": map[string]any{"data": map[string]any{"type": "patient", "id": ids[i%len(ids)]}}},
 			}}}
 		}, nil
+	case ActionToFhir:
+		return func(i int) any {
+			return map[string]any{"metric": map[string]any{"data": map[string]any{
+				"type": "patient_health_metric", "id": fmt.Sprintf("metric-%07d", i),
+				"attributes": map[string]any{"type": "weight", "value": 70 + i%30, "unit": "kg",
+					"occurred_at": "2026-11-01T07:30:00Z"},
+				"relationships": map[string]any{"patient": map[string]any{"data": map[string]any{"type": "patient", "id": ids[i%len(ids)]}}},
+			}}}
+		}, nil
 	}
-	return nil, fmt.Errorf("action %q is not supported (%s, %s)", action, ActionFetchPatient, ActionCreateMetric)
+	return nil, fmt.Errorf("action %q is not supported (%s, %s, %s)", action, ActionFetchPatient, ActionCreateMetric, ActionToFhir)
 }
 
 // Bench runs one benchmark: sandbox, fake platform, topology, workers (or
