@@ -41,7 +41,7 @@ type Clients struct {
 	plain    *http.Client // retry → base, for the token exchange
 
 	mu      sync.Mutex
-	sources map[string]*tokenSource
+	sources map[credentialKey]*tokenSource
 }
 
 var _ component.APIProvider = (*Clients)(nil)
@@ -147,7 +147,7 @@ func NewClients(d Defaults, base http.RoundTripper, opts ...Option) *Clients {
 		opts:     o,
 		retry:    rt,
 		plain:    &http.Client{Transport: rt, CheckRedirect: noRedirect},
-		sources:  map[string]*tokenSource{},
+		sources:  map[credentialKey]*tokenSource{},
 	}
 }
 
@@ -166,7 +166,7 @@ func (c *Clients) Client(ctx context.Context, cfg component.Config) (component.A
 	if err != nil {
 		return nil, err
 	}
-	return c.clientFor(c.source(cred)), nil
+	return c.source(cred).api, nil
 }
 
 // TokenSource returns the cached token source of the credential of cfg, for
@@ -188,6 +188,7 @@ func (c *Clients) source(cred Credential) *tokenSource {
 	}
 	s := &tokenSource{cred: cred, client: c.plain, ctx: c.opts.ctx, timeout: c.opts.tokenTimeout,
 		now: c.opts.now, log: c.opts.log}
+	s.api = c.clientFor(s)
 	c.sources[key] = s
 	return s
 }

@@ -7,7 +7,6 @@ package fitbitplus
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strings"
@@ -57,9 +56,15 @@ func (c Credential) GoString() string { return c.String() }
 
 // key identifies the credential in the token cache. It holds a hash of the
 // secret, never the secret itself: a changed secret gets its own token.
-func (c Credential) key() string {
-	sum := sha256.Sum256([]byte(c.ClientSecret))
-	return c.BaseURL + "\x00" + c.ClientID + "\x00" + hex.EncodeToString(sum[:])
+func (c Credential) key() credentialKey {
+	return credentialKey{base: c.BaseURL, id: c.ClientID, secret: sha256.Sum256([]byte(c.ClientSecret))}
+}
+
+// credentialKey identifies a credential in the token cache; the secret is
+// kept only as its hash.
+type credentialKey struct {
+	base, id string
+	secret   [sha256.Size]byte
 }
 
 // ResolveCredential reads the credential fields of a step configuration:

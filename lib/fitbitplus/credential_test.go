@@ -65,7 +65,7 @@ func TestResolveCredential(t *testing.T) {
 
 func TestCredentialNeverPrintsSecret(t *testing.T) {
 	c := Credential{BaseURL: DefaultBaseURL, ClientID: "id", ClientSecret: testSecret}
-	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), c.key()} {
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s", c, c, c, c), fmt.Sprintf("%+v", c.key())} {
 		if strings.Contains(s, testSecret) {
 			t.Errorf("secret in %q", s)
 		}

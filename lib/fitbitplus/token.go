@@ -51,6 +51,7 @@ type tokenSource struct {
 	timeout time.Duration
 	now     func() time.Time
 	log     *slog.Logger
+	api     *apiClient // the API client authenticated by this source, made once
 
 	group singleflight.Group
 

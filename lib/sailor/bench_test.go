@@ -27,7 +27,7 @@ func benchmarkHandle(b *testing.B, bunyan bool) {
 	w.dataThrottle = nil // the throttle would measure itself (10 per 100 ms)
 	if bunyan {
 		base := NewLogger(io.Discard, w.settings.LogOptions("bench"))
-		w.log = slog.New(&redactHandler{inner: base.Handler(), r: w.redact})
+		w.setLogger(slog.New(&redactHandler{inner: base.Handler(), r: w.redact}))
 	}
 	input := map[string]any{"headers": map[string]any{"stepId": "step_1"}, "body": map[string]any{
 		"data": map[string]any{"type": "patient", "id": "5817a24d678a7c2cbf5df3ee", "attributes": map[string]any{"first_name": "Zoë", "last_name": "Ørsted"}}}}

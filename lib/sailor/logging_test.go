@@ -73,7 +73,7 @@ func TestDebugLogShowsNoMessageValues(t *testing.T) {
 	fn := component.FunctionFunc(func(ctx context.Context, ex *component.Exec) error { return nil })
 	w, _ := newTestWorker(t, testEnv(), stepData{}, fn)
 	var buf bytes.Buffer
-	w.log = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w.setLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	in := map[string]any{"body": map[string]any{"first_name": "Zoë", "birth_date": "1948-06-12"}}
 	w.handle(context.Background(), inputDelivery(t, w, in, inputHeaders(), 1))
 	out := buf.String()
@@ -97,7 +97,7 @@ func TestMessageLogLines(t *testing.T) {
 	})
 	w, _ := newTestWorker(t, testEnv(), stepData{}, fn)
 	var buf bytes.Buffer
-	w.log = slog.New(&redactHandler{inner: NewLogger(&buf, LogOptions{Hostname: "h1"}).Handler(), r: w.redact})
+	w.setLogger(slog.New(&redactHandler{inner: NewLogger(&buf, LogOptions{Hostname: "h1"}).Handler(), r: w.redact}))
 	h := inputHeaders()
 	h["threadId"] = "thread-" + testEnv()["ELASTICIO_MESSAGE_CRYPTO_PASSWORD"]
 	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1)); got != outcomeAck {

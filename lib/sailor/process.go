@@ -38,8 +38,9 @@ func (o outcome) String() string {
 // one place that decides ack, reject or leave; no panic escapes it.
 func (w *worker) handle(ctx context.Context, d *amqp.Delivery) (out outcome) {
 	in := readIncoming(d.Headers, nowMs())
-	log := messageLogger(w.log, slog.String("threadId", in.threadID), slog.String("messageId", in.messageID),
-		slog.String("parentMessageId", in.parentMessageID))
+	ids := []slog.Attr{slog.String("threadId", in.threadID), slog.String("messageId", in.messageID),
+		slog.String("parentMessageId", in.parentMessageID)}
+	log := messageLogger(w.log, ids...)
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("panic while handling a message; rejecting it", "panic", w.redact.redact(fmt.Sprint(r)), "stack", string(debug.Stack()))
@@ -66,7 +67,7 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery) (out outcome) {
 	}
 	ex := &component.Exec{
 		Msg: &execMsg, Cfg: cfg, Snapshot: snapshot, Vars: w.state.variables, Emit: x,
-		Log: log.With("name", "component"), API: w.api,
+		Log: messageLogger(w.componentLog, ids...), API: w.api,
 	}
 	err = callFunction(ctx, w.fn, ex)
 	var rb *component.ReboundError

@@ -40,7 +40,8 @@ type worker struct {
 	settings         Settings
 	deps             Deps
 	hostname         string
-	log              *slog.Logger
+	log              *slog.Logger // the sailor's; set with setLogger
+	componentLog     *slog.Logger // log named "component", for functions
 	redact           *redactor
 	cipher           *Cipher
 	platform         *platform
@@ -74,7 +75,7 @@ func newWorker(s Settings, d Deps) (*worker, error) {
 	if base == nil {
 		base = NewLogger(os.Stdout, s.LogOptions(w.hostname))
 	}
-	w.log = slog.New(&redactHandler{inner: base.Handler(), r: w.redact})
+	w.setLogger(slog.New(&redactHandler{inner: base.Handler(), r: w.redact}))
 	if w.drainTimeout <= 0 {
 		w.drainTimeout = DefaultDrainTimeout
 	}
@@ -95,6 +96,12 @@ func newWorker(s Settings, d Deps) (*worker, error) {
 	w.snapshotThrottle = newThrottle(s.SnapshotRateLimit, s.RateInterval)
 	w.msgCtx, w.msgCancel = context.WithCancel(context.Background())
 	return w, nil
+}
+
+// setLogger sets the worker's logger and the functions' logger derived from
+// it (made once: a message's logger only adds the message's ids).
+func (w *worker) setLogger(l *slog.Logger) {
+	w.log, w.componentLog = l, l.With("name", "component")
 }
 
 func (w *worker) function() (component.Function, error) {
