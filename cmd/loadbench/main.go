@@ -5,7 +5,10 @@
 // and optionally JSON, what came out: ok, errors, lost, duplicates,
 // dead-lettered, messages/s, latency percentiles, peak RSS, CPU per message
 // and the time from launch to the first output. --broker-only replaces the
-// worker by an in-process relay to measure the broker's ceiling. --prefill
+// worker by an in-process relay to measure the broker's ceiling;
+// --relay-process runs that relay as its own process (`loadbench relay`), so
+// that its CPU and RSS are measured as a worker's: what any Go process costs
+// for the same AMQP work, with nothing else to do. --prefill
 // publishes all N inputs before launching the worker (or relay) and measures
 // the drain: msg/s from the first output to the last, worker CPU from launch
 // to drained, no latency percentiles (the table shows "–"). The sandbox runs
@@ -36,7 +39,16 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var code int
+	if len(os.Args) > 1 && os.Args[1] == "relay" { // a relay process of --broker-only --relay-process
+		code = 0
+		if err := loadtest.RunRelay(ctx, os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "loadbench relay: %v\n", err)
+			code = 1
+		}
+	} else {
+		code = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }
@@ -45,6 +57,7 @@ type options struct {
 	action, prefetch, workers string
 	n, repeats, window        int
 	quorum, brokerOnly        bool
+	relayProcess              bool
 	prefill                   bool
 	noValidate                bool
 	latency, tokenLife        time.Duration
@@ -68,6 +81,7 @@ func parseOptions(args []string, stderr io.Writer) (options, []int, []int, error
 	fs.StringVar(&o.workers, "workers", "1", "worker counts, comma-separated (one run set each)")
 	fs.BoolVar(&o.quorum, "quorum", false, "make the input queue a quorum queue")
 	fs.BoolVar(&o.brokerOnly, "broker-only", false, "measure the broker alone: a relay that republishes with confirm and acks, no worker")
+	fs.BoolVar(&o.relayProcess, "relay-process", false, "with --broker-only: run the relay as its own process (its CPU and RSS measured like a worker's)")
 	fs.BoolVar(&o.prefill, "prefill", false, "publish all inputs before launching the worker and measure the drain (no latency figures)")
 	fs.BoolVar(&o.noValidate, "no-validate", false, "the sandbox skips validating requests against swagger.json (frees harness CPU)")
 	fs.DurationVar(&o.latency, "api-latency", 0, "latency the sandbox adds to every API request")
@@ -111,7 +125,20 @@ func (o options) config(url string, prefetch, workers int) loadtest.BenchConfig 
 	return loadtest.BenchConfig{AMQPURL: url, Binary: o.binary, Action: o.action, N: o.n, Prefetch: prefetch,
 		Workers: workers, Quorum: o.quorum, Window: o.window, APILatency: o.latency, FailRate: o.failRate,
 		RateLimitEvery: o.rateLimitEvery, TokenLifetime: o.tokenLife, LogLevel: o.logLevel,
-		Timeout: o.timeout, BrokerOnly: o.brokerOnly, Prefill: o.prefill, NoValidation: o.noValidate, Extra: o.workerEnv}
+		Timeout: o.timeout, BrokerOnly: o.brokerOnly, Prefill: o.prefill, NoValidation: o.noValidate, Extra: o.workerEnv,
+		RelayBinary: o.relayBinary()}
+}
+
+// relayBinary is this executable when the relay runs as a process.
+func (o options) relayBinary() string {
+	if !o.brokerOnly || !o.relayProcess {
+		return ""
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return os.Args[0]
+	}
+	return self
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

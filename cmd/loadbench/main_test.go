@@ -55,8 +55,19 @@ func TestParseOptionsPrefill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg := o.config("u", 1, 1); cfg.Prefill || !cfg.BrokerOnly || cfg.Window != 8 || cfg.N != 2000 {
+	if cfg := o.config("u", 1, 1); cfg.Prefill || !cfg.BrokerOnly || cfg.Window != 8 || cfg.N != 2000 || cfg.RelayBinary != "" {
 		t.Errorf("default (windowed) config %+v", cfg)
+	}
+	o, _, _, err = parseOptions([]string{"--broker-only", "--relay-process"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := o.config("u", 1, 1); cfg.RelayBinary == "" {
+		t.Error("--relay-process: no relay binary")
+	}
+	o, _, _, _ = parseOptions([]string{"--relay-process"}, io.Discard)
+	if cfg := o.config("u", 1, 1); cfg.RelayBinary != "" {
+		t.Error("--relay-process without --broker-only runs a relay")
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -40,6 +42,10 @@ type BenchConfig struct {
 	LogLevel        string        // worker LOG_LEVEL (default info)
 	Timeout         time.Duration // bound of the whole run (default 2 min + 5 ms per input)
 	BrokerOnly      bool          // an in-process relay instead of the worker: the broker's ceiling
+	// RelayBinary, with BrokerOnly, runs each relay as its own process
+	// (`RelayBinary relay`, see RunRelay) instead of in this one, so that its
+	// CPU and RSS are measured as a worker's are.
+	RelayBinary string
 	// Prefill publishes all N inputs (confirmed) before launching the worker
 	// (or relay) and measures the drain: rate = settled / (last output −
 	// first output); no per-message latency. Default: the windowed stream.
@@ -149,6 +155,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	}
 	if cfg.BrokerOnly {
 		res.Mode, res.Action = "broker", "relay"
+		if cfg.RelayBinary != "" {
+			res.Action = "relay process"
+		}
 	}
 
 	sb, err := sandbox.New(sandbox.Options{Clients: map[string]string{ClientID: ClientSecret}, TokenLifetime: cfg.TokenLifetime,
@@ -209,7 +218,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	var workers []*Worker
 	var launched time.Time
 	harness0 := selfCPU()
-	if cfg.BrokerOnly {
+	if cfg.BrokerOnly && cfg.RelayBinary == "" {
 		launched = time.Now()
 		stop, err := startRelays(ctx, top, cfg.Prefetch, cfg.Workers)
 		if err != nil {
@@ -218,7 +227,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		defer stop()
 	} else {
 		bin := cfg.Binary
-		if bin == "" {
+		if cfg.BrokerOnly {
+			bin = cfg.RelayBinary
+		} else if bin == "" {
 			if bin, err = BuildConnector(); err != nil {
 				return res, err
 			}
@@ -230,7 +241,10 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		for k, v := range cfg.Extra {
 			extra[k] = v
 		}
-		env := WorkerEnv(top, platform.URL(), cfg.Action, cfg.Prefetch, extra)
+		env, args := WorkerEnv(top, platform.URL(), cfg.Action, cfg.Prefetch, extra), []string{"run"}
+		if cfg.BrokerOnly {
+			env, args = RelayEnv(top, cfg.Prefetch), []string{"relay"}
+		}
 		defer func() {
 			for _, w := range workers {
 				if !w.Exited() {
@@ -242,7 +256,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 			harness0 = selfCPU()
 		}
 		for i := 0; i < cfg.Workers; i++ {
-			w, err := StartWorker(bin, env)
+			w, err := StartWorker(bin, env, args...)
 			if err != nil {
 				return res, err
 			}
@@ -418,6 +432,31 @@ func waitStalled(ctx context.Context, col *Collector, ids []string, quiet time.D
 			return nil
 		}
 	}
+}
+
+// RelayEnv is the environment of a relay process (RunRelay) on top.
+func RelayEnv(top *Topology, prefetch int) map[string]string {
+	return map[string]string{"LOADBENCH_AMQP_URL": top.URL, "LOADBENCH_INPUT": top.Input,
+		"LOADBENCH_EXCHANGE": top.Exchange, "LOADBENCH_DATA_KEY": top.DataKey, "LOADBENCH_PREFETCH": itoa(prefetch)}
+}
+
+// RunRelay is a relay process: one relay (as startRelays) configured by
+// RelayEnv's variables, until ctx ends. It prints ReadyLine once consuming.
+func RunRelay(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	prefetch, err := strconv.Atoi(getenv("LOADBENCH_PREFETCH"))
+	if err != nil || prefetch < 1 {
+		return fmt.Errorf("relay: LOADBENCH_PREFETCH %q is not a positive number", getenv("LOADBENCH_PREFETCH"))
+	}
+	top := &Topology{URL: getenv("LOADBENCH_AMQP_URL"), Input: getenv("LOADBENCH_INPUT"),
+		Exchange: getenv("LOADBENCH_EXCHANGE"), DataKey: getenv("LOADBENCH_DATA_KEY")}
+	stop, err := startRelays(ctx, top, prefetch, 1)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Fprintln(stdout, ReadyLine)
+	<-ctx.Done()
+	return nil
 }
 
 // startRelays runs n in-process relays: each consumes the input queue with

@@ -14,12 +14,17 @@ import (
 // connector with two workers on a quorum queue, and the broker-only relay.
 func TestBenchSmoke(t *testing.T) {
 	ctx := context.Background()
+	relay, err := loadtest.BuildLoadbench()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, cfg := range []loadtest.BenchConfig{
 		{Action: loadtest.ActionFetchPatient, N: 200, Prefetch: 5, Workers: 2, Quorum: true, Timeout: time.Minute},
 		{Action: loadtest.ActionCreateMetric, N: 100, Prefetch: 5, Workers: 1, APILatency: 5 * time.Millisecond, Timeout: time.Minute},
 		{N: 200, Prefetch: 5, BrokerOnly: true, Timeout: time.Minute},
 		{Action: loadtest.ActionFetchPatient, N: 200, Prefetch: 10, Workers: 1, Prefill: true, Timeout: time.Minute},
 		{N: 200, Prefetch: 10, BrokerOnly: true, Prefill: true, Timeout: time.Minute},
+		{N: 200, Prefetch: 10, BrokerOnly: true, Prefill: true, RelayBinary: relay, Timeout: time.Minute},
 	} {
 		r, err := loadtest.Bench(ctx, cfg)
 		if err != nil {
@@ -36,6 +41,9 @@ func TestBenchSmoke(t *testing.T) {
 			}
 		} else if r.MsgsPerSec <= 0 || r.P50Ms <= 0 || r.P99Ms < r.P50Ms {
 			t.Errorf("%s: rate %.0f, p50 %.1f, p99 %.1f", r.Mode, r.MsgsPerSec, r.P50Ms, r.P99Ms)
+		}
+		if cfg.RelayBinary != "" && (r.Action != "relay process" || r.PeakRSSMB <= 1 || r.CPUMsPerMsg <= 0) {
+			t.Errorf("relay process figures: %q, rss %.1f MB, cpu %.3f ms/msg", r.Action, r.PeakRSSMB, r.CPUMsPerMsg)
 		}
 		if r.Mode == "connector" {
 			if r.PeakRSSMB <= 1 || r.CPUMsPerMsg <= 0 || r.FirstOutputMs <= 0 || len(r.WorkerExits) != cfg.Workers {

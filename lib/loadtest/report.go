@@ -48,7 +48,8 @@ func Median(runs []BenchResult) BenchResult {
 // WriteTable writes results as a markdown table. Latency percentiles are
 // "–" for prefill runs (every input waited in the queue from before the
 // launch, so time from publish to output measures the backlog, not the
-// worker); the worker's columns are "–" for the broker's relay.
+// worker); the worker's columns are "–" for the broker's in-process relay
+// (a relay process has its CPU and RSS).
 func WriteTable(w io.Writer, results []BenchResult) error {
 	var b strings.Builder
 	b.WriteString("| mode | load | action | N | prefetch | workers | queue | API latency | fail rate | ok | errors | lost | dup | dead | msg/s | p50 ms | p95 ms | p99 ms | peak RSS MB | CPU ms/msg | harness CPU ms/msg | first output ms |\n")
@@ -70,8 +71,11 @@ func WriteTable(w io.Writer, results []BenchResult) error {
 			p50, p95, p99 = "–", "–", "–"
 		}
 		rss, cpu, first := "–", "–", "–"
+		if r.Mode == "connector" || r.PeakRSSMB > 0 { // a worker or a relay process
+			rss, cpu = fmt.Sprintf("%.1f", r.PeakRSSMB), fmt.Sprintf("%.3f", r.CPUMsPerMsg)
+		}
 		if r.Mode == "connector" {
-			rss, cpu, first = fmt.Sprintf("%.1f", r.PeakRSSMB), fmt.Sprintf("%.3f", r.CPUMsPerMsg), fmt.Sprintf("%.0f", r.FirstOutputMs)
+			first = fmt.Sprintf("%.0f", r.FirstOutputMs)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %s | %.0f ms | %.2f | %d | %d | %d | %d | %d | %.0f | %s | %s | %s | %s | %s | %.3f | %s |\n",
 			r.Mode, load, r.Action, r.N, r.Prefetch, r.Workers, queue, r.APILatencyMs, r.FailRate, r.OK, r.Errors, r.Lost,

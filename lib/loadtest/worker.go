@@ -39,43 +39,52 @@ func RepoRoot() (string, error) {
 	}
 }
 
-var build struct {
+type built struct {
 	once sync.Once
 	path string
 	err  error
 }
 
+var builds = map[string]*built{"connector": {}, "loadbench": {}}
+
 // BuildConnector builds cmd/connector once per process into a temporary
 // directory and returns the binary's path.
-func BuildConnector() (string, error) {
-	build.once.Do(func() {
+func BuildConnector() (string, error) { return buildCommand("connector") }
+
+// BuildLoadbench builds cmd/loadbench likewise (its `relay` subcommand is
+// the relay process of BenchConfig.RelayBinary).
+func BuildLoadbench() (string, error) { return buildCommand("loadbench") }
+
+func buildCommand(name string) (string, error) {
+	b := builds[name]
+	b.once.Do(func() {
 		root, err := RepoRoot()
 		if err != nil {
-			build.err = err
+			b.err = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "loadtest-connector-")
+		dir, err := os.MkdirTemp("", "loadtest-"+name+"-")
 		if err != nil {
-			build.err = err
+			b.err = err
 			return
 		}
-		out := filepath.Join(dir, "connector")
+		out := filepath.Join(dir, name)
 		goBin := "go"
 		if _, err := exec.LookPath(goBin); err != nil {
 			goBin = "/usr/local/go/bin/go"
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", out, "./cmd/connector")
+		cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", out, "./cmd/"+name)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build ./cmd/connector: %w: %s", err, msg)
+			b.err = fmt.Errorf("go build ./cmd/%s: %w: %s", name, err, msg)
 			return
 		}
-		build.path = out
+		b.path = out
 	})
-	return build.path, build.err
+	return b.path, b.err
 }
 
 // Worker is one `connector run` process.
