@@ -10,7 +10,9 @@ func TestWorkerProcs(t *testing.T) {
 	}{
 		{1, "", 1},  // one message at a time: one P
 		{1, "4", 0}, // the operator's GOMAXPROCS wins
-		{10, "", 0}, // messages in flight together: the runtime's default
+		{10, "", 1},
+		{10, "2", 0},
+		{11, "", 0}, // bursts of completions use more cores: the runtime's default
 		{64, "", 0},
 	}
 	for _, c := range cases {
