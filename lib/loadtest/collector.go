@@ -297,11 +297,11 @@ func (c *Collector) Changed() <-chan struct{} {
 
 // WaitSettled waits until every id has an outcome for which done reports
 // true (nil: any outcome), or ctx ends (an error naming how many are missing).
-// It polls every settleScanEvery and rescans only the ids still missing,
-// only when they could all have settled (done == nil: each settles with one
-// more settled count) or something was recorded (done != nil), so that waiting for a drain of N
-// outputs costs O(N) here, not O(N²): the harness shares the cores with the
-// worker and the broker it measures.
+// It polls every settleScanEvery and rescans only the ids still missing, and
+// only when they could all have settled (done == nil: each one settling adds
+// one to the settled count) or something was recorded (done != nil), so that
+// waiting for a drain of N outputs costs O(N) here, not O(N²): the harness
+// shares the cores with the worker and the broker it measures.
 func (c *Collector) WaitSettled(ctx context.Context, ids []string, done func(id string, r Record) bool) error {
 	pending := append([]string(nil), ids...)
 	for {
