@@ -220,7 +220,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	harness0 := selfCPU()
 	if cfg.BrokerOnly && cfg.RelayBinary == "" {
 		launched = time.Now()
-		stop, err := startRelays(ctx, top, cfg.Prefetch, cfg.Workers)
+		stop, err := startRelays(ctx, top, cfg.Prefetch, cfg.Workers, cfg.APILatency)
 		if err != nil {
 			return res, err
 		}
@@ -243,7 +243,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		}
 		env, args := WorkerEnv(top, platform.URL(), cfg.Action, cfg.Prefetch, extra), []string{"run"}
 		if cfg.BrokerOnly {
-			env, args = RelayEnv(top, cfg.Prefetch), []string{"relay"}
+			env, args = RelayEnv(top, cfg.Prefetch, cfg.APILatency), []string{"relay"}
 		}
 		defer func() {
 			for _, w := range workers {
@@ -435,9 +435,10 @@ func waitStalled(ctx context.Context, col *Collector, ids []string, quiet time.D
 }
 
 // RelayEnv is the environment of a relay process (RunRelay) on top.
-func RelayEnv(top *Topology, prefetch int) map[string]string {
+func RelayEnv(top *Topology, prefetch int, delay time.Duration) map[string]string {
 	return map[string]string{"LOADBENCH_AMQP_URL": top.URL, "LOADBENCH_INPUT": top.Input,
-		"LOADBENCH_EXCHANGE": top.Exchange, "LOADBENCH_DATA_KEY": top.DataKey, "LOADBENCH_PREFETCH": itoa(prefetch)}
+		"LOADBENCH_EXCHANGE": top.Exchange, "LOADBENCH_DATA_KEY": top.DataKey, "LOADBENCH_PREFETCH": itoa(prefetch),
+		"LOADBENCH_DELAY": delay.String()}
 }
 
 // RunRelay is a relay process: one relay (as startRelays) configured by
@@ -449,7 +450,13 @@ func RunRelay(ctx context.Context, getenv func(string) string, stdout io.Writer)
 	}
 	top := &Topology{URL: getenv("LOADBENCH_AMQP_URL"), Input: getenv("LOADBENCH_INPUT"),
 		Exchange: getenv("LOADBENCH_EXCHANGE"), DataKey: getenv("LOADBENCH_DATA_KEY")}
-	stop, err := startRelays(ctx, top, prefetch, 1)
+	var delay time.Duration
+	if v := getenv("LOADBENCH_DELAY"); v != "" {
+		if delay, err = time.ParseDuration(v); err != nil || delay < 0 {
+			return fmt.Errorf("relay: LOADBENCH_DELAY %q is not a duration", v)
+		}
+	}
+	stop, err := startRelays(ctx, top, prefetch, 1, delay)
 	if err != nil {
 		return err
 	}
@@ -462,8 +469,10 @@ func RunRelay(ctx context.Context, getenv func(string) string, stdout io.Writer)
 // startRelays runs n in-process relays: each consumes the input queue with
 // prefetch, republishes every message to the data key on a confirm channel
 // (waiting for the confirm, as the worker does) and then acks it. No
-// decryption, no work: the broker's ceiling on this machine.
-func startRelays(ctx context.Context, top *Topology, prefetch, n int) (func(), error) {
+// decryption, no work: the broker's ceiling on this machine. A delay (the
+// benchmark's API latency) is waited before republishing, as a worker waits
+// for the API: the ceiling of Little's law with the same broker.
+func startRelays(ctx context.Context, top *Topology, prefetch, n int, delay time.Duration) (func(), error) {
 	var conns []*amqp.Connection
 	stop := func() {
 		for _, c := range conns {
@@ -504,14 +513,23 @@ func startRelays(ctx context.Context, top *Topology, prefetch, n int) (func(), e
 		}
 		go func() {
 			for d := range deliveries {
-				go relay(ctx, wch, top, d)
+				go relay(ctx, wch, top, d, delay)
 			}
 		}()
 	}
 	return stop, nil
 }
 
-func relay(ctx context.Context, ch *amqp.Channel, top *Topology, d amqp.Delivery) {
+func relay(ctx context.Context, ch *amqp.Channel, top *Topology, d amqp.Delivery, delay time.Duration) {
+	if delay > 0 { // as the worker waits for the API
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
 	h := amqp.Table{"parentMessageId": d.Headers["messageId"], "messageId": "relay-" + header(d.Headers, "messageId")}
 	if v, ok := d.Headers["protocolVersion"]; ok {
 		h["protocolVersion"] = v

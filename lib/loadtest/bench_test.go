@@ -24,7 +24,7 @@ func TestBenchSmoke(t *testing.T) {
 		{N: 200, Prefetch: 5, BrokerOnly: true, Timeout: time.Minute},
 		{Action: loadtest.ActionFetchPatient, N: 200, Prefetch: 10, Workers: 1, Prefill: true, Timeout: time.Minute},
 		{N: 200, Prefetch: 10, BrokerOnly: true, Prefill: true, Timeout: time.Minute},
-		{N: 200, Prefetch: 10, BrokerOnly: true, Prefill: true, RelayBinary: relay, Timeout: time.Minute},
+		{N: 200, Prefetch: 10, BrokerOnly: true, Prefill: true, RelayBinary: relay, APILatency: 10 * time.Millisecond, Timeout: time.Minute},
 	} {
 		r, err := loadtest.Bench(ctx, cfg)
 		if err != nil {
@@ -44,6 +44,13 @@ func TestBenchSmoke(t *testing.T) {
 		}
 		if cfg.RelayBinary != "" && (r.Action != "relay process" || r.PeakRSSMB <= 1 || r.CPUMsPerMsg <= 0) {
 			t.Errorf("relay process figures: %q, rss %.1f MB, cpu %.3f ms/msg", r.Action, r.PeakRSSMB, r.CPUMsPerMsg)
+		}
+		// Little's law bounds a relay that waits the latency: prefetch /
+		// latency (a drain of 20 batches is timed over 19: 5 % above it).
+		if cfg.BrokerOnly && cfg.APILatency > 0 {
+			if bound := float64(cfg.Prefetch) / cfg.APILatency.Seconds(); r.MsgsPerSec > 1.2*bound {
+				t.Errorf("relay with %v latency: %.0f msg/s, above Little's law (%.0f)", cfg.APILatency, r.MsgsPerSec, bound)
+			}
 		}
 		if r.Mode == "connector" {
 			if r.PeakRSSMB <= 1 || r.CPUMsPerMsg <= 0 || r.FirstOutputMs <= 0 || len(r.WorkerExits) != cfg.Workers {
