@@ -203,7 +203,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		ids[i] = fmt.Sprintf("m-%07d", i)
 	}
 	if cfg.Prefill {
-		if err := prefill(ctx, pub, ids, input, cfg.ProtocolVersion); err != nil {
+		// Nothing consumes yet: a stream whose window holds every input.
+		if err := stream(ctx, pub, col, ids, input, cfg.ProtocolVersion, len(ids)); err != nil {
 			return res, err
 		}
 	} else {
@@ -383,21 +384,6 @@ func stream(ctx context.Context, pub *Publisher, col *Collector, ids []string, i
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
-		if err := pub.Publish(ctx, id, input(i+1), version); err != nil {
-			return err
-		}
-		if i%256 == 255 {
-			if err := pub.Confirm(ctx); err != nil {
-				return err
-			}
-		}
-	}
-	return pub.Confirm(ctx)
-}
-
-// prefill publishes every id, confirmed, before anything consumes.
-func prefill(ctx context.Context, pub *Publisher, ids []string, input func(int) any, version int) error {
-	for i, id := range ids {
 		if err := pub.Publish(ctx, id, input(i+1), version); err != nil {
 			return err
 		}
