@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestMain lets a test run this binary as the connector: with
+// CONNECTOR_TEST_MAIN=1 it is main() itself.
+func TestMain(m *testing.M) {
+	if os.Getenv("CONNECTOR_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestRunReexecsWithSteadySysmon starts `connector run` and, once the worker
+// dials the broker (a listener that never answers), reads the process's
+// environment: the same PID must be running with steadySysmon in GODEBUG.
+func TestRunReexecsWithSteadySysmon(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	env := []string{"CONNECTOR_TEST_MAIN=1", "PATH=" + os.Getenv("PATH"), "GODEBUG=madvdontneed=1"}
+	for k, v := range map[string]string{
+		"ELASTICIO_FLOW_ID": "f", "ELASTICIO_EXEC_ID": "e", "ELASTICIO_STEP_ID": "s", "ELASTICIO_CONTAINER_ID": "c",
+		"ELASTICIO_WORKSPACE_ID": "w", "ELASTICIO_USER_ID": "u", "ELASTICIO_COMP_ID": "k", "ELASTICIO_FUNCTION": "fetchPatient",
+		"ELASTICIO_API_URI": "http://127.0.0.1:9", "ELASTICIO_API_USERNAME": "user", "ELASTICIO_API_KEY": "key",
+		"ELASTICIO_AMQP_URI": "amqp://guest:guest@" + ln.Addr().String() + "/", "ELASTICIO_LISTEN_MESSAGES_ON": "in",
+		"ELASTICIO_PUBLISH_MESSAGES_TO": "out", "ELASTICIO_DATA_ROUTING_KEY": "d", "ELASTICIO_ERROR_ROUTING_KEY": "e",
+		"ELASTICIO_REBOUND_ROUTING_KEY": "r", "ELASTICIO_SNAPSHOT_ROUTING_KEY": "s",
+		"ELASTICIO_MESSAGE_CRYPTO_IV": "0123456789abcdef", "ELASTICIO_MESSAGE_CRYPTO_PASSWORD": "secret",
+	} {
+		env = append(env, k+"="+v)
+	}
+	cmd := exec.Command(os.Args[0], "run")
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	select {
+	case c := <-accepted:
+		defer c.Close()
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the worker never dialled the broker; output:\n%s", out.String())
+	}
+	environ, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "GODEBUG=madvdontneed=1," + steadySysmon
+	if !bytes.Contains(append([]byte{0}, environ...), []byte("\x00"+want+"\x00")) {
+		t.Errorf("process %d environment lacks %q:\n%q", cmd.Process.Pid, want, environ)
+	}
+}
