@@ -3,6 +3,8 @@ package sailor
 import (
 	"bytes"
 	"log/slog"
+	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +18,13 @@ import (
 // the messageId header and body of an input in flight, and arrives on a later
 // channel generation than that input: with prefetch > 1, distinct messages
 // that share a messageId are never dropped.
+//
+// Acks of inputs that finish together go out as one frame: the first to
+// finish leads, yields once so that the others ready to finish can join, and
+// acks them all with one multiple-ack when their delivery tags are the lowest
+// ones open on the channel (otherwise one by one). Every delivery the
+// channel hands over is open until settled, so a multiple-ack never covers an
+// input in process, one to be rejected, or one left for redelivery.
 type tracker struct {
 	mu       sync.Mutex
 	gen      uint64 // the current consumer channel generation
@@ -23,6 +32,10 @@ type tracker struct {
 	inflight sync.WaitGroup
 	log      *slog.Logger
 	now      func() time.Time
+	open     []uint64 // delivery tags of generation gen not yet settled, ascending
+	acks     []*entry // finished inputs the leader will ack
+	leading  bool     // an input is acking acks
+	yield    func()   // lets other finishing inputs run before the leader acks
 }
 
 // entry is one input being processed or waiting for a copy to settle.
@@ -42,13 +55,35 @@ type entry struct {
 const unsettledTTL = 10 * time.Minute
 
 func newTracker(log *slog.Logger) *tracker {
-	return &tracker{pending: map[string][]*entry{}, log: log, now: time.Now}
+	return &tracker{pending: map[string][]*entry{}, log: log, now: time.Now, yield: runtime.Gosched}
 }
 
+// setGeneration starts tracking a new consumer channel.
 func (t *tracker) setGeneration(gen uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.gen = gen
+	t.gen, t.open = gen, nil
+}
+
+// opened records a delivery the channel of generation gen handed over.
+func (t *tracker) opened(d *amqp.Delivery, gen uint64) {
+	if gen != t.gen {
+		return
+	}
+	i, found := slices.BinarySearch(t.open, d.DeliveryTag)
+	if !found {
+		t.open = slices.Insert(t.open, i, d.DeliveryTag)
+	}
+}
+
+// closed records that e's delivery is settled.
+func (t *tracker) closed(e *entry) {
+	if e.dgen != t.gen {
+		return
+	}
+	if i, found := slices.BinarySearch(t.open, e.d.DeliveryTag); found {
+		t.open = slices.Delete(t.open, i, i+1)
+	}
 }
 
 // admit registers a delivery. It returns nil when the delivery is a copy of
@@ -58,6 +93,7 @@ func (t *tracker) admit(d amqp.Delivery, gen uint64) *entry {
 	key := headerString(d.Headers, "messageId")
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.opened(&d, gen)
 	t.sweep()
 	if d.Redelivered {
 		for _, e := range t.pending[key] {
@@ -79,20 +115,90 @@ func (t *tracker) admit(d amqp.Delivery, gen uint64) *entry {
 
 // complete records the outcome of an input and settles it if its delivery
 // belongs to the live channel; otherwise it waits for the redelivered copy.
+// An ack may be sent by another input's complete, but always before the
+// input stops counting as in flight.
 func (t *tracker) complete(e *entry, result outcome) {
-	defer t.inflight.Done()
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	e.done, e.result, e.doneAt = true, result, t.now()
-	if result == outcomeLeave {
+	switch {
+	case result == outcomeLeave:
 		t.remove(e)
+	case e.dgen != t.gen:
+		t.log.Warn("input finished after its channel closed; waiting for its redelivery to settle it", "messageId", e.key, "result", result.String())
+	case result == outcomeAck:
+		t.acks = append(t.acks, e)
+		if t.leading {
+			t.mu.Unlock() // the leader acks it and marks it done
+			return
+		}
+		t.lead()
+		t.mu.Unlock()
 		return
-	}
-	if e.dgen == t.gen {
+	default:
 		t.settle(e)
-		return
 	}
-	t.log.Warn("input finished after its channel closed; waiting for its redelivery to settle it", "messageId", e.key, "result", result.String())
+	t.mu.Unlock()
+	t.inflight.Done()
+}
+
+// lead acks t.acks, and those that join while it does, with t.mu held.
+func (t *tracker) lead() {
+	t.leading = true
+	for len(t.acks) > 0 {
+		t.mu.Unlock()
+		t.yield()
+		t.mu.Lock()
+		batch := t.acks
+		t.acks = nil
+		t.ackAll(batch)
+		t.mu.Unlock()
+		for range batch {
+			t.inflight.Done()
+		}
+		t.mu.Lock()
+	}
+	t.leading = false
+}
+
+// ackAll acks finished inputs: those whose tags are the lowest open ones
+// with one multiple-ack, the others one by one.
+func (t *tracker) ackAll(batch []*entry) {
+	live := batch[:0:0]
+	for _, e := range batch {
+		if e.settled { // through a copy that came meanwhile
+			continue
+		}
+		if e.dgen != t.gen {
+			t.log.Warn("input finished after its channel closed; waiting for its redelivery to settle it", "messageId", e.key, "result", e.result.String())
+			continue
+		}
+		live = append(live, e)
+	}
+	slices.SortFunc(live, func(a, b *entry) int {
+		if a.d.DeliveryTag < b.d.DeliveryTag {
+			return -1
+		}
+		if a.d.DeliveryTag > b.d.DeliveryTag {
+			return 1
+		}
+		return 0
+	})
+	n := 0
+	for n < len(live) && n < len(t.open) && live[n].d.DeliveryTag == t.open[n] {
+		n++
+	}
+	if n < 2 {
+		n = 0
+	} else if err := live[n-1].d.Ack(true); err != nil {
+		t.log.Warn("settle inputs failed; waiting for their redelivery", "count", n, "err", err)
+	} else {
+		for _, e := range live[:n] {
+			t.settled(e)
+		}
+	}
+	for _, e := range live[n:] {
+		t.settle(e)
+	}
 }
 
 // settle acks or rejects e's delivery; on failure (channel gone) the entry
@@ -108,6 +214,11 @@ func (t *tracker) settle(e *entry) {
 		t.log.Warn("settle input failed; waiting for its redelivery", "messageId", e.key, "err", err)
 		return
 	}
+	t.settled(e)
+}
+
+func (t *tracker) settled(e *entry) {
+	t.closed(e)
 	e.settled = true
 	t.remove(e)
 }
@@ -177,12 +288,13 @@ func (t *tracker) wait(d time.Duration) bool {
 // admitDuplicateOnly settles a copy of an input in flight and reports true;
 // any other delivery is left alone (used while shutting down).
 func (t *tracker) admitDuplicateOnly(d amqp.Delivery, gen uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.opened(&d, gen) // left unacked, it stays open: no multiple-ack covers it
 	if !d.Redelivered {
 		return false
 	}
 	key := headerString(d.Headers, "messageId")
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	for _, e := range t.pending[key] {
 		if e.gen < gen && e.dgen < gen && bytes.Equal(e.d.Body, d.Body) {
 			e.d, e.dgen = d, gen

@@ -3,8 +3,10 @@ package sailor
 import (
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -14,16 +16,20 @@ type fakeAcker struct {
 	mu      sync.Mutex
 	closed  bool
 	acks    []uint64
+	multi   []uint64 // the acks (also in acks) sent with multiple set
 	rejects []uint64
 }
 
-func (f *fakeAcker) Ack(tag uint64, _ bool) error {
+func (f *fakeAcker) Ack(tag uint64, multiple bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return amqp.ErrClosed
 	}
 	f.acks = append(f.acks, tag)
+	if multiple {
+		f.multi = append(f.multi, tag)
+	}
 	return nil
 }
 func (f *fakeAcker) Nack(tag uint64, _, _ bool) error { return f.Reject(tag, false) }
@@ -120,5 +126,121 @@ func TestTrackerKeepsDistinctMessagesSharingAnID(t *testing.T) {
 	// A redelivered message with no input in flight is processed.
 	if tr.admit(delivery(ch, 4, "other", "x", true), 1) == nil {
 		t.Error("a true redelivery was dropped")
+	}
+}
+
+// finishing makes the tracker's leader, when it yields, complete the given
+// inputs first, as inputs that become ready together do.
+func finishing(tr *tracker, es ...*entry) {
+	tr.yield = func() {
+		tr.yield = func() {}
+		for _, e := range es {
+			tr.complete(e, outcomeAck)
+		}
+	}
+}
+
+func TestTrackerAcksInputsFinishingTogetherAtOnce(t *testing.T) {
+	tr := newTestTracker()
+	ch := &fakeAcker{}
+	tr.setGeneration(1)
+	a := tr.admit(delivery(ch, 1, "a", "a", false), 1)
+	b := tr.admit(delivery(ch, 2, "b", "b", false), 1)
+	c := tr.admit(delivery(ch, 3, "c", "c", false), 1)
+	d := tr.admit(delivery(ch, 4, "d", "d", false), 1)
+	finishing(tr, c, b)
+	tr.complete(a, outcomeAck)
+	if !slices.Equal(ch.acks, []uint64{3}) || !slices.Equal(ch.multi, []uint64{3}) {
+		t.Errorf("acks %v (multiple %v), want one multiple-ack of 3", ch.acks, ch.multi)
+	}
+	tr.complete(d, outcomeAck)
+	if !slices.Equal(ch.acks, []uint64{3, 4}) || len(ch.multi) != 1 || len(tr.pending) != 0 || len(tr.open) != 0 {
+		t.Errorf("acks %v (multiple %v) pending %v open %v", ch.acks, ch.multi, tr.pending, tr.open)
+	}
+	if !tr.wait(time.Second) {
+		t.Error("inputs still in flight")
+	}
+}
+
+func TestTrackerNeverAcksPastAnInputInProcess(t *testing.T) {
+	tr := newTestTracker()
+	ch := &fakeAcker{}
+	tr.setGeneration(1)
+	a := tr.admit(delivery(ch, 1, "a", "a", false), 1)
+	b := tr.admit(delivery(ch, 2, "b", "b", false), 1)
+	c := tr.admit(delivery(ch, 3, "c", "c", false), 1)
+	finishing(tr, c)
+	tr.complete(b, outcomeAck) // a (tag 1) is still in process
+	if len(ch.multi) != 0 || !slices.Equal(ch.acks, []uint64{2, 3}) {
+		t.Errorf("acks %v (multiple %v), want 2 and 3 one by one", ch.acks, ch.multi)
+	}
+	tr.complete(a, outcomeReject)
+	if !slices.Equal(ch.rejects, []uint64{1}) {
+		t.Errorf("rejects %v", ch.rejects)
+	}
+}
+
+func TestTrackerMultipleAckSkipsRejectedInputs(t *testing.T) {
+	tr := newTestTracker()
+	ch := &fakeAcker{}
+	tr.setGeneration(1)
+	a := tr.admit(delivery(ch, 1, "a", "a", false), 1)
+	b := tr.admit(delivery(ch, 2, "b", "b", false), 1)
+	c := tr.admit(delivery(ch, 3, "c", "c", false), 1)
+	tr.complete(b, outcomeReject)
+	finishing(tr, c)
+	tr.complete(a, outcomeAck)
+	if !slices.Equal(ch.rejects, []uint64{2}) || !slices.Equal(ch.multi, []uint64{3}) || !slices.Equal(ch.acks, []uint64{3}) {
+		t.Errorf("rejects %v acks %v (multiple %v)", ch.rejects, ch.acks, ch.multi)
+	}
+}
+
+// While draining, deliveries that are not copies stay unacked for the broker
+// to requeue: a multiple-ack must not cover them.
+func TestTrackerNeverAcksDeliveriesLeftForRequeue(t *testing.T) {
+	tr := newTestTracker()
+	old := &fakeAcker{closed: true}
+	tr.setGeneration(1)
+	a := tr.admit(delivery(old, 1, "a", "a", false), 1)
+	b := tr.admit(delivery(old, 2, "b", "b", false), 1)
+	tr.setGeneration(2)
+	live := &fakeAcker{}
+	if tr.admitDuplicateOnly(delivery(live, 1, "x", "x", false), 2) {
+		t.Fatal("a new input taken for a copy")
+	}
+	if !tr.admitDuplicateOnly(delivery(live, 2, "a", "a", true), 2) || !tr.admitDuplicateOnly(delivery(live, 3, "b", "b", true), 2) {
+		t.Fatal("copies not recognised")
+	}
+	finishing(tr, b)
+	tr.complete(a, outcomeAck)
+	if len(live.multi) != 0 || !slices.Equal(live.acks, []uint64{2, 3}) {
+		t.Errorf("acks %v (multiple %v), want 2 and 3 one by one; 1 is left for requeue", live.acks, live.multi)
+	}
+}
+
+// An input waiting in the leader's batch whose channel dies and whose copy
+// arrives meanwhile is acked once, through the copy.
+func TestTrackerAcksOnceWhenACopyComesDuringTheBatch(t *testing.T) {
+	tr := newTestTracker()
+	old := &fakeAcker{}
+	tr.setGeneration(1)
+	a := tr.admit(delivery(old, 1, "a", "a", false), 1)
+	live := &fakeAcker{}
+	tr.yield = func() {
+		tr.yield = func() {}
+		old.mu.Lock()
+		old.closed = true
+		old.mu.Unlock()
+		tr.setGeneration(2)
+		if tr.admit(delivery(live, 4, "a", "a", true), 2) != nil {
+			t.Error("copy dispatched")
+		}
+	}
+	tr.complete(a, outcomeAck)
+	if !slices.Equal(live.acks, []uint64{4}) || len(old.acks) != 0 || len(tr.pending) != 0 {
+		t.Errorf("live acks %v old acks %v pending %v", live.acks, old.acks, tr.pending)
+	}
+	if !tr.wait(time.Second) {
+		t.Error("input still in flight")
 	}
 }
