@@ -50,6 +50,7 @@ type worker struct {
 	state            *stepState
 	pub              publisher
 	tracker          *tracker
+	jobs             chan job // to idle message handlers
 	dataThrottle     *throttle
 	errorThrottle    *throttle
 	snapshotThrottle *throttle
@@ -91,6 +92,7 @@ func newWorker(s Settings, d Deps) (*worker, error) {
 	w.cipher = c
 	w.state = newStepState(stepData{})
 	w.tracker = newTracker(w.log)
+	w.jobs = make(chan job)
 	w.dataThrottle = newThrottle(s.DataRateLimit, s.RateInterval)
 	w.errorThrottle = newThrottle(s.ErrorRateLimit, s.RateInterval)
 	w.snapshotThrottle = newThrottle(s.SnapshotRateLimit, s.RateInterval)
