@@ -420,11 +420,19 @@ func waitStalled(ctx context.Context, col *Collector, ids []string, quiet time.D
 	}
 }
 
-// RelayEnv is the environment of a relay process (RunRelay) on top.
+// RelayEnv is the environment of a relay process (RunRelay) on top. The
+// relay runs with the Go runtime settings `connector run` gives itself (one
+// P up to prefetch 10, sysmon kept out of deep sleep: see cmd/connector's
+// workerProcs and steadySysmon), so that it stays the floor of a Go process
+// doing the worker's AMQP work.
 func RelayEnv(top *Topology, prefetch int, delay time.Duration) map[string]string {
-	return map[string]string{"LOADBENCH_AMQP_URL": top.URL, "LOADBENCH_INPUT": top.Input,
+	env := map[string]string{"LOADBENCH_AMQP_URL": top.URL, "LOADBENCH_INPUT": top.Input,
 		"LOADBENCH_EXCHANGE": top.Exchange, "LOADBENCH_DATA_KEY": top.DataKey, "LOADBENCH_PREFETCH": itoa(prefetch),
-		"LOADBENCH_DELAY": delay.String()}
+		"LOADBENCH_DELAY": delay.String(), "GODEBUG": "schedtrace=2147483647"}
+	if prefetch <= 10 {
+		env["GOMAXPROCS"] = "1"
+	}
+	return env
 }
 
 // RunRelay is a relay process: one relay (as startRelays) configured by
