@@ -140,14 +140,21 @@ func finishing(tr *tracker, es ...*entry) {
 	}
 }
 
-func TestTrackerAcksInputsFinishingTogetherAtOnce(t *testing.T) {
-	tr := newTestTracker()
-	ch := &fakeAcker{}
+// admitted is a tracker on generation 1 with n inputs in flight, tagged 1..n.
+func admitted(n int) (*tracker, *fakeAcker, []*entry) {
+	tr, ch := newTestTracker(), &fakeAcker{}
 	tr.setGeneration(1)
-	a := tr.admit(delivery(ch, 1, "a", "a", false), 1)
-	b := tr.admit(delivery(ch, 2, "b", "b", false), 1)
-	c := tr.admit(delivery(ch, 3, "c", "c", false), 1)
-	d := tr.admit(delivery(ch, 4, "d", "d", false), 1)
+	es := make([]*entry, n)
+	for i := range es {
+		id := string(rune('a' + i))
+		es[i] = tr.admit(delivery(ch, uint64(i+1), id, id, false), 1)
+	}
+	return tr, ch, es
+}
+
+func TestTrackerAcksInputsFinishingTogetherAtOnce(t *testing.T) {
+	tr, ch, es := admitted(4)
+	a, b, c, d := es[0], es[1], es[2], es[3]
 	finishing(tr, c, b)
 	tr.complete(a, outcomeAck)
 	if !slices.Equal(ch.acks, []uint64{3}) || !slices.Equal(ch.multi, []uint64{3}) {
@@ -163,12 +170,8 @@ func TestTrackerAcksInputsFinishingTogetherAtOnce(t *testing.T) {
 }
 
 func TestTrackerNeverAcksPastAnInputInProcess(t *testing.T) {
-	tr := newTestTracker()
-	ch := &fakeAcker{}
-	tr.setGeneration(1)
-	a := tr.admit(delivery(ch, 1, "a", "a", false), 1)
-	b := tr.admit(delivery(ch, 2, "b", "b", false), 1)
-	c := tr.admit(delivery(ch, 3, "c", "c", false), 1)
+	tr, ch, es := admitted(3)
+	a, b, c := es[0], es[1], es[2]
 	finishing(tr, c)
 	tr.complete(b, outcomeAck) // a (tag 1) is still in process
 	if len(ch.multi) != 0 || !slices.Equal(ch.acks, []uint64{2, 3}) {
@@ -181,12 +184,8 @@ func TestTrackerNeverAcksPastAnInputInProcess(t *testing.T) {
 }
 
 func TestTrackerMultipleAckSkipsRejectedInputs(t *testing.T) {
-	tr := newTestTracker()
-	ch := &fakeAcker{}
-	tr.setGeneration(1)
-	a := tr.admit(delivery(ch, 1, "a", "a", false), 1)
-	b := tr.admit(delivery(ch, 2, "b", "b", false), 1)
-	c := tr.admit(delivery(ch, 3, "c", "c", false), 1)
+	tr, ch, es := admitted(3)
+	a, b, c := es[0], es[1], es[2]
 	tr.complete(b, outcomeReject)
 	finishing(tr, c)
 	tr.complete(a, outcomeAck)
