@@ -2,6 +2,7 @@ package sailor
 
 import (
 	"bytes"
+	"cmp"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -34,7 +35,7 @@ type tracker struct {
 	now      func() time.Time
 	open     []uint64 // delivery tags of generation gen not yet settled, ascending
 	acks     []*entry // finished inputs the leader will ack
-	leading  bool     // an input is acking acks
+	leading  bool     // an input's complete is acking t.acks
 	yield    func()   // lets other finishing inputs run before the leader acks
 }
 
@@ -174,15 +175,7 @@ func (t *tracker) ackAll(batch []*entry) {
 		}
 		live = append(live, e)
 	}
-	slices.SortFunc(live, func(a, b *entry) int {
-		if a.d.DeliveryTag < b.d.DeliveryTag {
-			return -1
-		}
-		if a.d.DeliveryTag > b.d.DeliveryTag {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(live, func(a, b *entry) int { return cmp.Compare(a.d.DeliveryTag, b.d.DeliveryTag) })
 	n := 0
 	for n < len(live) && n < len(t.open) && live[n].d.DeliveryTag == t.open[n] {
 		n++
