@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/fitbitplus/connector/lib/sailor"
 )
@@ -29,6 +30,13 @@ func cmdRun(ctx context.Context, c *cli, args []string) error {
 	}
 	if n := workerProcs(s.Prefetch, c.Getenv("GOMAXPROCS")); n > 0 {
 		runtime.GOMAXPROCS(n)
+	}
+	percent, limit := gcSettings(c.Getenv, os.ReadFile)
+	if percent > 0 {
+		debug.SetGCPercent(percent)
+	}
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
 	}
 	api, err := newAPIProvider(c)
 	if err != nil {
