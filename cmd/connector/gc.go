@@ -9,12 +9,11 @@ import (
 // worker's live heap is small (a few MB), so at the default of 100 the heap
 // target sits at the runtime's 4 MB floor and the collector runs a dozen
 // times a second under load, each cycle scanning every handler's stack. At
-// 200 it runs half as often. Measured (prefill drains, A/B in alternation,
-// two rounds of medians of 3): CPU per message -10% at prefetch 1, -16 to
-// -18% at 10, -21 to -26% at 64, -14 to -19% at 64 with 50 ms API latency;
-// msg/s +16 to +19% at 10 and +18 to +29% at 64; peak RSS 19-22 -> 23-25.5 MB.
-// Built in, over 4 more rounds of 20,000-message drains: -10% CPU per
-// message at prefetch 10 and -13% at 64, +9 to +15% msg/s.
+// 200 it runs half as often. Measured over 4 rounds of 20,000-message
+// drains, A/B in alternation: -10% CPU per message at prefetch 10 and -13% at
+// 64, +9 to +15% msg/s (shorter runs of 3,000 ranged from no difference at
+// prefetch 1 to -26% at 64; -10 to -19% at 64 with 50 ms API latency); peak
+// RSS 19-22 -> 23-25.5 MB.
 const workerGCPercent = 200
 
 // gcSettings returns the GC percent (0: keep the runtime's) and the soft
