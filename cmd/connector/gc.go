@@ -9,12 +9,12 @@ import (
 // worker's live heap is tiny (under 1 MB) while it allocates about 40 KB per
 // message, so at the default of 100 the heap target sits at the runtime's
 // 4 MB floor and the collector runs about 20 times a second at prefetch 10
-// (gctrace: 97 collections in 4.4 s at 2,300 msg/s). At
-// 200 it runs half as often (40 in 3.6 s at 2,800 msg/s). Measured over 4 rounds of 20,000-message
-// drains, A/B in alternation: -10% CPU per message at prefetch 10 and -13% at
-// 64, +9 to +15% msg/s (shorter runs of 3,000 ranged from no difference at
-// prefetch 1 to -26% at 64; -10 to -19% at 64 with 50 ms API latency); peak
-// RSS 19-22 -> 23-25.5 MB.
+// (gctrace: 97 collections in 4.4 s at 2,300 msg/s). At 200 it runs half as
+// often (40 in 3.6 s at 2,800 msg/s). Measured over 4 rounds of
+// 20,000-message drains, A/B in alternation: -10% CPU per message at
+// prefetch 10 and -13% at 64, +9 to +15% msg/s (shorter runs of 3,000 ranged
+// from no difference at prefetch 1 to -26% at 64; -10 to -19% at 64 with
+// 50 ms API latency); peak RSS 19-22 -> 23-25.5 MB.
 const workerGCPercent = 200
 
 // gcSettings returns the GC percent (0: keep the runtime's) and the soft
