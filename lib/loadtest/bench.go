@@ -421,10 +421,11 @@ func waitStalled(ctx context.Context, col *Collector, ids []string, quiet time.D
 }
 
 // RelayEnv is the environment of a relay process (RunRelay) on top. The
-// relay runs with the Go runtime settings `connector run` gives itself (one
-// P up to prefetch 10, sysmon kept out of deep sleep: see cmd/connector's
+// relay runs with the scheduler settings `connector run` gives itself (one P
+// up to prefetch 10, sysmon kept out of deep sleep: see cmd/connector's
 // workerProcs and steadySysmon), so that it stays the floor of a Go process
-// doing the worker's AMQP work.
+// doing the worker's AMQP work. It keeps the default GOGC: it allocates
+// little, and the worker's GOGC=200 answers the worker's allocations.
 func RelayEnv(top *Topology, prefetch int, delay time.Duration) map[string]string {
 	env := map[string]string{"LOADBENCH_AMQP_URL": top.URL, "LOADBENCH_INPUT": top.Input,
 		"LOADBENCH_EXCHANGE": top.Exchange, "LOADBENCH_DATA_KEY": top.DataKey, "LOADBENCH_PREFETCH": itoa(prefetch),
