@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/fitbitplus/connector/lib/tune"
 )
 
 // cli is what every subcommand gets instead of reaching for globals.
@@ -55,7 +57,7 @@ func commands() []command {
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "run" {
-		reexecWithSteadySysmon()
+		tune.ReexecWithSteadySysmon()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &cli{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})

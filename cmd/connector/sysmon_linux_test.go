@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/fitbitplus/connector/lib/tune"
 )
 
 // TestMain lets a test run this binary as the connector: with
@@ -22,7 +24,7 @@ func TestMain(m *testing.M) {
 
 // TestRunReexecsWithSteadySysmon starts `connector run` and, once the worker
 // dials the broker (a listener that never answers), reads the process's
-// environment: the same PID must be running with steadySysmon in GODEBUG.
+// environment: the same PID must be running with tune.SteadySysmon in GODEBUG.
 func TestRunReexecsWithSteadySysmon(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -65,7 +67,7 @@ func TestRunReexecsWithSteadySysmon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "GODEBUG=madvdontneed=1," + steadySysmon
+	want := "GODEBUG=madvdontneed=1," + tune.SteadySysmon
 	if !bytes.Contains(append([]byte{0}, environ...), []byte("\x00"+want+"\x00")) {
 		t.Errorf("process %d environment lacks %q:\n%q", cmd.Process.Pid, want, environ)
 	}

@@ -35,13 +35,17 @@ import (
 	"time"
 
 	"github.com/fitbitplus/connector/lib/loadtest"
+	"github.com/fitbitplus/connector/lib/tune"
 )
 
 func main() {
+	relay := len(os.Args) > 1 && os.Args[1] == "relay" // a relay process of --broker-only --relay-process
+	if relay {
+		tune.ReexecWithSteadySysmon() // as connector run does
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var code int
-	if len(os.Args) > 1 && os.Args[1] == "relay" { // a relay process of --broker-only --relay-process
-		code = 0
+	if relay {
 		if err := loadtest.RunRelay(ctx, os.Getenv, os.Stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "loadbench relay: %v\n", err)
 			code = 1

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fitbitplus/connector/lib/sailor"
 	"github.com/fitbitplus/connector/lib/sandbox"
+	"github.com/fitbitplus/connector/lib/tune"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -420,29 +421,25 @@ func waitStalled(ctx context.Context, col *Collector, ids []string, quiet time.D
 	}
 }
 
-// RelayEnv is the environment of a relay process (RunRelay) on top. The
-// relay runs with the scheduler settings `connector run` gives itself (one P
-// up to prefetch 10, sysmon kept out of deep sleep: see cmd/connector's
-// workerProcs and steadySysmon), so that it stays the floor of a Go process
-// doing the worker's AMQP work. It keeps the default GOGC: it allocates
-// little, and the worker's GOGC=200 answers the worker's allocations.
+// RelayEnv is the environment of a relay process (RunRelay) on top.
 func RelayEnv(top *Topology, prefetch int, delay time.Duration) map[string]string {
-	env := map[string]string{"LOADBENCH_AMQP_URL": top.URL, "LOADBENCH_INPUT": top.Input,
+	return map[string]string{"LOADBENCH_AMQP_URL": top.URL, "LOADBENCH_INPUT": top.Input,
 		"LOADBENCH_EXCHANGE": top.Exchange, "LOADBENCH_DATA_KEY": top.DataKey, "LOADBENCH_PREFETCH": itoa(prefetch),
-		"LOADBENCH_DELAY": delay.String(), "GODEBUG": "schedtrace=2147483647"}
-	if prefetch <= 10 {
-		env["GOMAXPROCS"] = "1"
-	}
-	return env
+		"LOADBENCH_DELAY": delay.String()}
 }
 
 // RunRelay is a relay process: one relay (as startRelays) configured by
 // RelayEnv's variables, until ctx ends. It prints ReadyLine once consuming.
+// It runs on the worker's Ps (tune.SetProcs) and, when its main re-executed
+// it with tune.ReexecWithSteadySysmon as `connector run` does, with the
+// worker's sysmon, so that it stays the floor of a Go process doing the
+// worker's AMQP work. It keeps the default GOGC: it allocates little.
 func RunRelay(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	prefetch, err := strconv.Atoi(getenv("LOADBENCH_PREFETCH"))
 	if err != nil || prefetch < 1 {
 		return fmt.Errorf("relay: LOADBENCH_PREFETCH %q is not a positive number", getenv("LOADBENCH_PREFETCH"))
 	}
+	tune.SetProcs(prefetch, getenv)
 	top := &Topology{URL: getenv("LOADBENCH_AMQP_URL"), Input: getenv("LOADBENCH_INPUT"),
 		Exchange: getenv("LOADBENCH_EXCHANGE"), DataKey: getenv("LOADBENCH_DATA_KEY")}
 	var delay time.Duration

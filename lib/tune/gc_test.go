@@ -1,4 +1,4 @@
-package main
+package tune
 
 import (
 	"io/fs"

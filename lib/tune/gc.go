@@ -1,6 +1,8 @@
-package main
+package tune
 
 import (
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 )
@@ -50,4 +52,16 @@ func containerMemoryLimit(readFile func(string) ([]byte, error)) int64 {
 		return n
 	}
 	return 0
+}
+
+// SetGC applies gcSettings to this process, reading the environment with
+// getenv and the cgroup files from the filesystem.
+func SetGC(getenv func(string) string) {
+	percent, limit := gcSettings(getenv, os.ReadFile)
+	if percent > 0 {
+		debug.SetGCPercent(percent)
+	}
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 }

@@ -1,16 +1,16 @@
-package main
+package tune
 
 import (
 	"os"
 	"syscall"
 )
 
-// reexecWithSteadySysmon replaces the process with itself (same PID, same
-// arguments) running with steadySysmon in GODEBUG, which the runtime reads
+// ReexecWithSteadySysmon replaces the process with itself (same PID, same
+// arguments) running with SteadySysmon in GODEBUG, which the runtime reads
 // only at start. It returns when GODEBUG already sets schedtrace, and when
 // the exec fails (the worker then runs as it is, only costlier in CPU).
-func reexecWithSteadySysmon() {
-	env, ok := withSteadySysmon(os.Environ())
+func ReexecWithSteadySysmon() {
+	env, ok := WithSteadySysmon(os.Environ())
 	if !ok {
 		return
 	}

@@ -1,8 +1,8 @@
-package main
+package tune
 
 import "strings"
 
-// steadySysmon is the GODEBUG setting the worker runs with: it keeps the Go
+// SteadySysmon is the GODEBUG setting the worker runs with: it keeps the Go
 // runtime's system monitor (sysmon) out of its deep sleep.
 //
 // Why: a worker waits on the broker and the API between messages, so all its
@@ -22,12 +22,12 @@ import "strings"
 // "SCHED" line on stderr at start and one per 24.8 days. A GODEBUG that
 // already sets schedtrace is the operator's choice and is kept; to opt out,
 // set GODEBUG=schedtrace=0.
-const steadySysmon = "schedtrace=2147483647"
+const SteadySysmon = "schedtrace=2147483647"
 
-// withSteadySysmon returns env with steadySysmon added to GODEBUG, and false
+// WithSteadySysmon returns env with SteadySysmon added to GODEBUG, and false
 // when GODEBUG already sets schedtrace (env is then unchanged). Like the
 // runtime, it reads the first GODEBUG entry only.
-func withSteadySysmon(env []string) ([]string, bool) {
+func WithSteadySysmon(env []string) ([]string, bool) {
 	out := append(make([]string, 0, len(env)+1), env...)
 	for i, kv := range out {
 		value, ok := strings.CutPrefix(kv, "GODEBUG=")
@@ -42,8 +42,8 @@ func withSteadySysmon(env []string) ([]string, bool) {
 		if value != "" {
 			value += ","
 		}
-		out[i] = "GODEBUG=" + value + steadySysmon
+		out[i] = "GODEBUG=" + value + SteadySysmon
 		return out, true
 	}
-	return append(out, "GODEBUG="+steadySysmon), true
+	return append(out, "GODEBUG="+SteadySysmon), true
 }
