@@ -125,7 +125,7 @@ func (t *tracker) complete(e *entry, result outcome) {
 	case result == outcomeLeave:
 		t.remove(e)
 	case e.dgen != t.gen:
-		t.log.Warn("input finished after its channel closed; waiting for its redelivery to settle it", "messageId", e.key, "result", result.String())
+		t.awaitCopy(e)
 	case result == outcomeAck:
 		t.acks = append(t.acks, e)
 		if t.leading {
@@ -170,7 +170,7 @@ func (t *tracker) ackAll(batch []*entry) {
 			continue
 		}
 		if e.dgen != t.gen {
-			t.log.Warn("input finished after its channel closed; waiting for its redelivery to settle it", "messageId", e.key, "result", e.result.String())
+			t.awaitCopy(e)
 			continue
 		}
 		live = append(live, e)
@@ -192,6 +192,12 @@ func (t *tracker) ackAll(batch []*entry) {
 	for _, e := range live[n:] {
 		t.settle(e)
 	}
+}
+
+// awaitCopy leaves finished e, whose channel closed, to be settled through
+// its redelivered copy.
+func (t *tracker) awaitCopy(e *entry) {
+	t.log.Warn("input finished after its channel closed; waiting for its redelivery to settle it", "messageId", e.key, "result", e.result.String())
 }
 
 // settle acks or rejects e's delivery; on failure (channel gone) the entry
