@@ -5,7 +5,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +26,8 @@ func TestMain(m *testing.M) {
 
 // TestRunReexecsWithSteadySysmon starts `connector run` and, once the worker
 // dials the broker (a listener that never answers), reads the process's
-// environment: the same PID must be running with tune.SteadySysmon in GODEBUG.
+// environment: the same PID must be running with tune.SteadySysmon in GODEBUG,
+// under the name of its binary (ps and pgrep show it), not "exe".
 func TestRunReexecsWithSteadySysmon(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -70,5 +73,16 @@ func TestRunReexecsWithSteadySysmon(t *testing.T) {
 	want := "GODEBUG=madvdontneed=1," + tune.SteadySysmon
 	if !bytes.Contains(append([]byte{0}, environ...), []byte("\x00"+want+"\x00")) {
 		t.Errorf("process %d environment lacks %q:\n%q", cmd.Process.Pid, want, environ)
+	}
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(os.Args[0])
+	if len(name) > 15 { // the kernel keeps 15 bytes of a process's name
+		name = name[:15]
+	}
+	if got := strings.TrimSpace(string(comm)); got != name {
+		t.Errorf("process %d is named %q after the re-exec, want %q", cmd.Process.Pid, got, name)
 	}
 }

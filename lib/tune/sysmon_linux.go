@@ -14,6 +14,25 @@ func ReexecWithSteadySysmon() {
 	if !ok {
 		return
 	}
-	// /proc/self/exe names this binary even if its file was replaced.
-	_ = syscall.Exec("/proc/self/exe", os.Args, env)
+	_ = syscall.Exec(selfPath(), os.Args, env)
+}
+
+// selfPath is the file this process runs. The kernel names a process after
+// the file it executes, so the binary's own path keeps the name operators
+// see in ps, top and pgrep ("connector"); /proc/self/exe would rename it
+// "exe". When that path no longer holds this binary (replaced or deleted
+// during an upgrade), /proc/self/exe still does, and the name is lost
+// rather than running another binary.
+func selfPath() string {
+	const proc = "/proc/self/exe"
+	path, err := os.Executable()
+	if err != nil {
+		return proc
+	}
+	running, err1 := os.Stat(proc)
+	onDisk, err2 := os.Stat(path)
+	if err1 != nil || err2 != nil || !os.SameFile(running, onDisk) {
+		return proc
+	}
+	return path
 }
