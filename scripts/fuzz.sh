@@ -15,6 +15,7 @@ targets=(
   "./lib/fitbitplus FuzzParseAPIError"
   "./lib/sandbox FuzzSandboxHandler"
   "./lib/jsonstr FuzzAppend"
+  "./lib/jsonstr FuzzCompact"
 )
 for t in "${targets[@]}"; do
   read -r pkg name <<<"$t"

@@ -27,8 +27,8 @@ type Message struct {
 	compactBody []byte
 }
 
-// SetCompactBody sets Body to b, which the caller made with json.Compact
-// (so it is valid and compact): encoding the envelope then copies it as is
+// SetCompactBody sets Body to b, which the caller made with jsonstr.Compact
+// or json.Compact (so it is valid and compact): encoding the envelope then copies it as is
 // instead of compacting it a second time. Assigning Body another slice
 // later restores the ordinary encoding; b must not be changed in place.
 func (m *Message) SetCompactBody(b []byte) {
@@ -182,11 +182,11 @@ func appendRaw(b []byte, raw json.RawMessage) ([]byte, bool) {
 	if raw == nil {
 		return append(b, "null"...), true
 	}
-	buf := bytes.NewBuffer(b)
-	if err := json.Compact(buf, raw); err != nil {
+	c, err := jsonstr.Compact(raw)
+	if err != nil {
 		return nil, false
 	}
-	return buf.Bytes(), true
+	return append(b, c...), true
 }
 
 func appendRawMap(b []byte, m map[string]json.RawMessage) ([]byte, bool) {

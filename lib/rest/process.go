@@ -3,7 +3,6 @@ package rest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/fitbitplus/connector/lib/component"
 	"github.com/fitbitplus/connector/lib/fitbitplus"
+	"github.com/fitbitplus/connector/lib/jsonstr"
 )
 
 // MaxResponseSize bounds the response body read for one request.
@@ -140,12 +140,10 @@ func (op *Operation) failure(err error) error {
 func DataMessage(body []byte) (*component.Message, error) {
 	out := []byte("{}")
 	if len(bytes.TrimSpace(body)) > 0 {
-		var buf bytes.Buffer
-		buf.Grow(len(body))
-		if err := json.Compact(&buf, body); err != nil {
+		var err error
+		if out, err = jsonstr.Compact(body); err != nil {
 			return nil, fmt.Errorf("the answer is not JSON")
 		}
-		out = buf.Bytes()
 	}
 	msg := &component.Message{ID: uuid.NewString(), Headers: map[string]any{}}
 	msg.SetCompactBody(out)

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,6 +66,22 @@ func TestProcessEmitsDocument(t *testing.T) {
 		t.Errorf("path %q auth %q", gotPath, gotAuth)
 	}
 	if len(w.rec.data) != 1 || string(w.rec.data[0].Body) != patientDoc || w.rec.data[0].ID == "" {
+		t.Fatalf("emitted %+v", w.rec.data)
+	}
+}
+
+// TestProcessCompactsIndentedAnswer: an answer with whitespace between its
+// tokens is emitted compact, as the envelope carries it.
+func TestProcessCompactsIndentedAnswer(t *testing.T) {
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, []byte(patientDoc), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) { _, _ = rw.Write(indented.Bytes()) })
+	if err := w.run(fetchPatient, `{"id":"p1"}`); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.rec.data) != 1 || string(w.rec.data[0].Body) != patientDoc {
 		t.Fatalf("emitted %+v", w.rec.data)
 	}
 }
