@@ -113,18 +113,32 @@ func StartWorker(bin string, env map[string]string, args ...string) (*Worker, er
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	pr, pw := io.Pipe()
+	// An OS pipe the worker writes into directly: with an io.Pipe, exec
+	// would copy every log line through one more goroutine of this process
+	// (harness CPU on the cores the worker and the broker share).
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	w := &Worker{cmd: cmd, out: &capBuffer{max: 32 << 20}, ready: make(chan struct{}), done: make(chan struct{})}
 	w.Started = time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	_ = pw.Close() // the worker holds its own copy; EOF comes when it exits
+	if err != nil {
+		_ = pr.Close()
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	go w.scan(pr)
+	scanned := make(chan struct{})
+	go func() {
+		w.scan(pr)
+		_ = pr.Close()
+		close(scanned)
+	}()
 	go w.sampleUntilExit()
 	go func() {
 		w.waitErr = cmd.Wait()
-		_ = pw.Close()
+		<-scanned // every line the worker wrote is in w.out
 		close(w.done)
 	}()
 	return w, nil
