@@ -245,3 +245,10 @@ func skipLiteral(src []byte, i int, lit string) int {
 	}
 	return i + len(lit)
 }
+
+// Valid reports whether src is one JSON value, as json.Valid does, in one
+// pass without encoding/json's scanner.
+func Valid(src []byte) bool {
+	_, _, _, ok := scan(src)
+	return ok
+}

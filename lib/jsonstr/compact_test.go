@@ -13,8 +13,12 @@ import (
 func checkCompact(t *testing.T, src []byte) {
 	t.Helper()
 	got, err := Compact(src)
-	if valid := json.Valid(src); valid != (err == nil) {
+	valid := json.Valid(src)
+	if valid != (err == nil) {
 		t.Fatalf("Compact(%q): err = %v, but json.Valid = %v", src, err, valid)
+	}
+	if Valid(src) != valid {
+		t.Fatalf("Valid(%q) = %v, json.Valid = %v", src, !valid, valid)
 	}
 	if err != nil {
 		return

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fitbitplus/connector/lib/jsonstr"
 	"github.com/fitbitplus/connector/lib/sailor"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -242,7 +243,7 @@ func (c *Collector) decodeData(d amqp.Delivery) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !json.Valid(plain) {
+	if !jsonstr.Valid(plain) {
 		return nil, fmt.Errorf("data output is not JSON")
 	}
 	return plain, nil
