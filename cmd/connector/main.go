@@ -13,7 +13,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/fitbitplus/connector/lib/tune"
+	_ "github.com/fitbitplus/connector/lib/tune/runsteady" // re-executes `connector run` early
 )
 
 // cli is what every subcommand gets instead of reaching for globals.
@@ -56,9 +56,8 @@ func commands() []command {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "run" {
-		tune.ReexecWithSteadySysmon()
-	}
+	// `connector run` has already re-executed itself with the steady sysmon
+	// (package runsteady, imported above, does it while packages initialize).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &cli{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 	stop()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +28,10 @@ func TestMain(m *testing.M) {
 // TestRunReexecsWithSteadySysmon starts `connector run` and, once the worker
 // dials the broker (a listener that never answers), reads the process's
 // environment: the same PID must be running with tune.SteadySysmon in GODEBUG,
-// under the name of its binary (ps and pgrep show it), not "exe".
+// under the name of its binary (ps and pgrep show it), not "exe". The
+// re-exec happens while packages initialize (package runsteady), before
+// kin-openapi's JSON Schema compiler: with GODEBUG=inittrace=1 the runtime
+// reports that package's initialization once, by the re-executed process.
 func TestRunReexecsWithSteadySysmon(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,7 +44,7 @@ func TestRunReexecsWithSteadySysmon(t *testing.T) {
 			accepted <- c
 		}
 	}()
-	env := []string{"CONNECTOR_TEST_MAIN=1", "PATH=" + os.Getenv("PATH"), "GODEBUG=madvdontneed=1"}
+	env := []string{"CONNECTOR_TEST_MAIN=1", "PATH=" + os.Getenv("PATH"), "GODEBUG=inittrace=1"}
 	for k, v := range map[string]string{
 		"ELASTICIO_FLOW_ID": "f", "ELASTICIO_EXEC_ID": "e", "ELASTICIO_STEP_ID": "s", "ELASTICIO_CONTAINER_ID": "c",
 		"ELASTICIO_WORKSPACE_ID": "w", "ELASTICIO_USER_ID": "u", "ELASTICIO_COMP_ID": "k", "ELASTICIO_FUNCTION": "fetchPatient",
@@ -54,8 +58,8 @@ func TestRunReexecsWithSteadySysmon(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], "run")
 	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +74,7 @@ func TestRunReexecsWithSteadySysmon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "GODEBUG=madvdontneed=1," + tune.SteadySysmon
+	want := "GODEBUG=inittrace=1," + tune.SteadySysmon
 	if !bytes.Contains(append([]byte{0}, environ...), []byte("\x00"+want+"\x00")) {
 		t.Errorf("process %d environment lacks %q:\n%q", cmd.Process.Pid, want, environ)
 	}
@@ -85,4 +89,26 @@ func TestRunReexecsWithSteadySysmon(t *testing.T) {
 	if got := strings.TrimSpace(string(comm)); got != name {
 		t.Errorf("process %d is named %q after the re-exec, want %q", cmd.Process.Pid, got, name)
 	}
+	if n := strings.Count(out.String(), "init github.com/santhosh-tekuri/jsonschema/v6 @"); n != 1 {
+		t.Errorf("the JSON Schema compiler was initialized %d times, want once (after the re-exec); output:\n%s", n, out.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that a process's output may fill while the
+// test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
