@@ -36,5 +36,5 @@ go run ./cmd/connector generate --check
 echo "== go test -race ${tags:+-tags $tags}"
 go test -race -count=1 -timeout 30m ${tags:+-tags $tags} ./...
 
-echo "== fuzz targets, ${FUZZTIME:-5s} each (FUZZTIME=10m scripts/fuzz.sh for a long run)"
+echo "== fuzz targets, a few seconds each (FUZZTIME=10m scripts/fuzz.sh for a long run)"
 scripts/fuzz.sh
