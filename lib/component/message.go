@@ -28,9 +28,10 @@ type Message struct {
 }
 
 // SetCompactBody sets Body to b, which the caller made with jsonstr.Compact
-// or json.Compact (so it is valid and compact): encoding the envelope then copies it as is
-// instead of compacting it a second time. Assigning Body another slice
-// later restores the ordinary encoding; b must not be changed in place.
+// or json.Compact (so it is valid and compact): encoding the envelope then
+// copies it as is instead of compacting it a second time. Assigning Body
+// another slice later restores the ordinary encoding; b must not be changed
+// in place.
 func (m *Message) SetCompactBody(b []byte) {
 	m.Body, m.compactBody = b, b
 }
