@@ -89,7 +89,7 @@ func (op *Operation) send(ctx context.Context, client component.APIClient, req *
 	if err != nil {
 		return nil, op.failure(err)
 	}
-	body, readErr := readBody(resp.Body, MaxResponseSize)
+	body, readErr := readBody(resp.Body, resp.ContentLength, MaxResponseSize)
 	_ = resp.Body.Close()
 	log.DebugContext(ctx, "api call", "operation", op.ID, "method", op.Method, "status", resp.StatusCode,
 		"bytes", len(body), "duration", time.Since(start))
@@ -153,15 +153,33 @@ func DataMessage(body []byte) (*component.Message, error) {
 // errTooLarge says the answer exceeded MaxResponseSize.
 var errTooLarge = fmt.Errorf("the answer is larger than %d MiB", MaxResponseSize>>20)
 
-func readBody(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
+// readBody reads an answer of at most limit bytes; size is its
+// Content-Length, -1 when unknown.
+func readBody(r io.Reader, size, limit int64) ([]byte, error) {
+	if size < 0 || size > limit {
+		b, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			return nil, fmt.Errorf("read answer: %w", err)
+		}
+		if int64(len(b)) > limit {
+			return nil, errTooLarge
+		}
+		return b, nil
+	}
+	// One buffer of the announced size, where io.ReadAll grows one from
+	// 512 bytes; its extra byte must meet the end.
+	b := make([]byte, size+1)
+	if _, err := io.ReadFull(r, b[:size]); err != nil {
 		return nil, fmt.Errorf("read answer: %w", err)
 	}
-	if int64(len(b)) > limit {
-		return nil, errTooLarge
+	switch _, err := io.ReadFull(r, b[size:]); err {
+	case io.EOF:
+		return b[:size], nil
+	case nil:
+		return nil, fmt.Errorf("read answer: longer than its Content-Length %d", size)
+	default:
+		return nil, fmt.Errorf("read answer: %w", err)
 	}
-	return b, nil
 }
 
 func idempotent(method string) bool {
