@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -268,9 +269,14 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.send(again, tok)
 }
 
+// send sends req with tok's Authorization header on a shallow copy of it: a
+// RoundTripper must not change req, and only the header map changes here
+// (req.Clone would also copy the URL and every header value).
 func (t *authTransport) send(req *http.Request, tok *oauth2.Token) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.Body = req.Body
+	r := new(http.Request)
+	*r = *req
+	r.Header = make(http.Header, len(req.Header)+1)
+	maps.Copy(r.Header, req.Header)
 	tok.SetAuthHeader(r)
 	return t.next.RoundTrip(r)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"golang.org/x/oauth2"
 )
 
 func TestTokenCachedAcrossCalls(t *testing.T) {
@@ -293,5 +294,31 @@ func TestFakeTokenEndpointRefusesOtherContentTypes(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("form post: status %d, want 403", resp.StatusCode)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestAuthTransportLeavesTheRequestAlone: the token goes on the request sent,
+// never on the caller's, whose header map stays as it was.
+func TestAuthTransportLeavesTheRequestAlone(t *testing.T) {
+	var sent *http.Request
+	tr := &authTransport{next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent = r
+		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, nil
+	})}
+	req, _ := http.NewRequest(http.MethodPost, "http://api.test/patient", strings.NewReader("{}"))
+	req.Header.Set("Accept", MediaType)
+	if _, err := tr.send(req, &oauth2.Token{AccessToken: "a1", TokenType: "Bearer"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(req.Header) != 1 || req.Header.Get("Authorization") != "" {
+		t.Errorf("caller's header changed: %v", req.Header)
+	}
+	if sent.Header.Get("Authorization") != "Bearer a1" || sent.Header.Get("Accept") != MediaType ||
+		sent.Method != req.Method || sent.URL.String() != req.URL.String() || sent.Body != req.Body || sent.Context() != req.Context() {
+		t.Errorf("sent %s %s %v", sent.Method, sent.URL, sent.Header)
 	}
 }
