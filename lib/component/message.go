@@ -92,10 +92,19 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 // MarshalJSON encodes the envelope with its Extra fields. Keys are written in
 // sorted order, so the output is deterministic.
 func (m Message) MarshalJSON() ([]byte, error) {
-	if b, ok := m.appendEnvelope(make([]byte, 0, m.sizeHint())); ok {
-		return b, nil
+	return m.AppendJSON(make([]byte, 0, m.sizeHint()))
+}
+
+// AppendJSON appends what MarshalJSON returns to b.
+func (m *Message) AppendJSON(b []byte) ([]byte, error) {
+	if out, ok := m.appendEnvelope(b); ok {
+		return out, nil
 	}
-	return m.marshalMap() // the error, worded as encoding/json words it
+	out, err := m.marshalMap() // the error, worded as encoding/json words it
+	if err != nil {
+		return nil, err
+	}
+	return append(b, out...), nil
 }
 
 // appendEnvelope writes what marshalMap writes, field by field instead of

@@ -29,6 +29,13 @@ func TestMarshalJSONMatchesMapEncoding(t *testing.T) {
 		if string(got) != string(want) || errString(gotErr) != errString(wantErr) {
 			t.Errorf("case %d: got %s (%v), want %s (%v)", i, got, gotErr, want, wantErr)
 		}
+		// AppendJSON into a used buffer keeps its prefix, on success and
+		// on the fallback path alike.
+		buf := append(make([]byte, 0, 256), "prefix"...)
+		appended, appendErr := m.AppendJSON(buf)
+		if errString(appendErr) != errString(wantErr) || (wantErr == nil && string(appended) != "prefix"+string(want)) {
+			t.Errorf("case %d: AppendJSON = %s (%v), want prefix%s (%v)", i, appended, appendErr, want, wantErr)
+		}
 	}
 }
 

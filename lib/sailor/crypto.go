@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Cipher is the platform's message encryption: AES-256-CBC with PKCS#7
@@ -35,19 +36,7 @@ func NewCipher(password, iv string) (*Cipher, error) {
 }
 
 // Encrypt pads and encrypts plain.
-func (c *Cipher) Encrypt(plain []byte) []byte {
-	if c.block == nil {
-		return append([]byte(nil), plain...)
-	}
-	pad := aes.BlockSize - len(plain)%aes.BlockSize
-	out := make([]byte, len(plain)+pad)
-	copy(out, plain)
-	for i := len(plain); i < len(out); i++ {
-		out[i] = byte(pad)
-	}
-	cipher.NewCBCEncrypter(c.block, c.iv).CryptBlocks(out, out)
-	return out
-}
+func (c *Cipher) Encrypt(plain []byte) []byte { return c.AppendEncryptMessage(nil, plain, 2) }
 
 var errBadPadding = errors.New("bad padding")
 
@@ -81,27 +70,39 @@ func (c *Cipher) decryptInto(out, ct []byte) ([]byte, error) {
 // EncryptMessage encrypts plain for a protocol version: 1 = base64 text of
 // the ciphertext, 2 = the raw ciphertext.
 func (c *Cipher) EncryptMessage(plain []byte, version int) []byte {
-	if version >= 2 || c.block == nil {
-		ct := c.Encrypt(plain)
+	return c.AppendEncryptMessage(nil, plain, version)
+}
+
+// AppendEncryptMessage appends EncryptMessage(plain, version) to dst; plain
+// must not overlap dst's spare capacity.
+func (c *Cipher) AppendEncryptMessage(dst, plain []byte, version int) []byte {
+	if c.block == nil {
 		if version >= 2 {
-			return ct
+			return append(dst, plain...)
 		}
-		return base64.StdEncoding.AppendEncode(nil, ct)
+		return base64.StdEncoding.AppendEncode(dst, plain)
 	}
-	// v1: the ciphertext is only the input of base64; encrypt it in the
-	// tail of the output buffer (base64 never writes past what it read).
 	ctLen := (len(plain)/aes.BlockSize + 1) * aes.BlockSize
-	encLen := base64.StdEncoding.EncodedLen(ctLen)
-	out := make([]byte, encLen+ctLen)
-	ct := out[encLen:]
+	encLen := 0
+	if version < 2 {
+		// v1: the ciphertext is only the input of base64; encrypt it in
+		// the tail of the output (base64 never writes past what it read).
+		encLen = base64.StdEncoding.EncodedLen(ctLen)
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, encLen+ctLen)[:n+encLen+ctLen]
+	ct := dst[n+encLen:]
 	copy(ct, plain)
 	pad := ctLen - len(plain)
 	for i := len(plain); i < ctLen; i++ {
 		ct[i] = byte(pad)
 	}
 	cipher.NewCBCEncrypter(c.block, c.iv).CryptBlocks(ct, ct)
-	base64.StdEncoding.Encode(out[:encLen], ct)
-	return out[:encLen:encLen]
+	if version >= 2 {
+		return dst
+	}
+	base64.StdEncoding.Encode(dst[n:n+encLen], ct)
+	return dst[:n+encLen]
 }
 
 // DecryptMessage reverses EncryptMessage.

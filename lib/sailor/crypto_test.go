@@ -119,3 +119,29 @@ func TestEncryptMessageV1IsBase64OfEncrypt(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendEncryptMessageKeepsPrefix appends to buffers that already hold
+// bytes, have dirty spare capacity or none, as a reused buffer would.
+func TestAppendEncryptMessageKeepsPrefix(t *testing.T) {
+	keyed, err := NewCipher("testCryptoPassword", "iv=any16_symbols")
+	if err != nil {
+		t.Fatal(err)
+	}
+	identity, _ := NewCipher("", "")
+	for _, c := range []*Cipher{keyed, identity} {
+		for _, version := range []int{1, 2} {
+			for _, n := range []int{0, 15, 16, 17, 100} {
+				plain := bytes.Repeat([]byte{'p'}, n)
+				want := c.EncryptMessage(plain, version)
+				dirty := bytes.Repeat([]byte{0xff}, 400)
+				for _, dst := range [][]byte{nil, []byte("pre"), dirty[:3:3], dirty[:3]} {
+					prefix := string(dst)
+					got := c.AppendEncryptMessage(dst, plain, version)
+					if string(got[:len(prefix)]) != prefix || !bytes.Equal(got[len(prefix):], want) {
+						t.Fatalf("v%d, %d bytes, dst %q: got %q, want prefix + %q", version, n, prefix, got, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -112,11 +112,15 @@ func (x *execution) data(ctx context.Context, m *component.Message) error {
 	if err := w.dataThrottle.wait(ctx); err != nil {
 		return err
 	}
-	plain, err := out.Encode()
+	buf := dataBufferPool.Get().(*dataBuffers)
+	defer buf.release()
+	plain, err := out.AppendJSON(buf.plain[:0])
 	if err != nil {
 		return fmt.Errorf("encode data: %w", err)
 	}
-	body := w.cipher.EncryptMessage(plain, w.settings.ProtocolVersion)
+	buf.plain = plain
+	body := w.cipher.AppendEncryptMessage(buf.body[:0], plain, w.settings.ProtocolVersion)
+	buf.body = body
 	if err := w.checkSize(body); err != nil {
 		return err
 	}
@@ -124,6 +128,27 @@ func (x *execution) data(ctx context.Context, m *component.Message) error {
 	h["end"] = nowMs()
 	h["protocolVersion"] = int64(w.settings.ProtocolVersion)
 	return x.publish(ctx, key, w.properties(h, body))
+}
+
+// dataBuffers hold a data event's envelope and encrypted body, both dead
+// once its publish returns (a publisher keeps no reference to the body), so
+// that the next data event reuses them instead of allocating both.
+type dataBuffers struct{ plain, body []byte }
+
+var dataBufferPool = sync.Pool{New: func() any { return new(dataBuffers) }}
+
+// maxPooledBuffer bounds what the pool keeps: a rare large message is left
+// to the GC rather than held for the small ones that follow.
+const maxPooledBuffer = 64 << 10
+
+func (b *dataBuffers) release() {
+	if cap(b.plain) > maxPooledBuffer {
+		b.plain = nil
+	}
+	if cap(b.body) > maxPooledBuffer {
+		b.body = nil
+	}
+	dataBufferPool.Put(b)
 }
 
 // routingOverride removes every case variant of x-eio-routing-key from the

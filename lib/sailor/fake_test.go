@@ -1,6 +1,7 @@
 package sailor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -34,6 +35,7 @@ func (f *fakePublisher) publishOnce(_ context.Context, key string, msg amqp.Publ
 		f.nacks--
 		return false, nil
 	}
+	msg.Body = bytes.Clone(msg.Body) // the caller reuses the buffer
 	f.out = append(f.out, published{key, msg})
 	return true, nil
 }

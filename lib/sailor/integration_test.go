@@ -382,3 +382,46 @@ func TestPrefetchProcessesConcurrently(t *testing.T) {
 		t.Errorf("3 slow messages with prefetch 3 took %v", el)
 	}
 }
+
+// TestDataEventsKeepTheirBodies: a data event's buffers are reused once its
+// publish returns, so every event published through the real broker must
+// arrive with its own body, whether emitted one after another or at once.
+func TestDataEventsKeepTheirBodies(t *testing.T) {
+	r := newRig(t)
+	const n = 40
+	emitMany := component.FunctionFunc(func(ctx context.Context, ex *component.Exec) error {
+		emit := func(i int) error {
+			body, _ := json.Marshal(map[string]any{"i": i, "pad": strings.Repeat(string(rune('a'+i%26)), 10+i*37)})
+			return ex.Emit.Data(ctx, &component.Message{Body: body})
+		}
+		for i := range n / 2 {
+			if err := emit(i); err != nil {
+				return err
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, n/2)
+		for i := n / 2; i < n; i++ {
+			wg.Go(func() { errs <- emit(i) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	r.publishInput(defaultInput(), nil, 1)
+	r.start(map[string]string{"ELASTICIO_FUNCTION": "emitMany", "ELASTICIO_DATA_RATE_LIMIT": "1000"}, map[string]component.Function{"emitMany": emitMany})
+	seen := map[int]bool{}
+	for range n {
+		body := r.decode(r.mustNext(qNext, wait))["body"].(map[string]any)
+		i := int(body["i"].(float64))
+		if want := strings.Repeat(string(rune('a'+i%26)), 10+i*37); body["pad"] != want || seen[i] {
+			t.Fatalf("event %d arrived damaged or twice: %v", i, body)
+		}
+		seen[i] = true
+	}
+}

@@ -13,7 +13,9 @@ import (
 )
 
 // publisher sends one message to the exchange and reports whether the broker
-// confirmed (acked) it. The worker's retry policy sits on top (publish).
+// confirmed (acked) it. The worker's retry policy sits on top (publish). It
+// keeps no reference to msg.Body once publishOnce returns: the caller reuses
+// the buffer.
 type publisher interface {
 	publishOnce(ctx context.Context, routingKey string, msg amqp.Publishing) (acked bool, err error)
 	close() error
