@@ -153,10 +153,14 @@ func DataMessage(body []byte) (*component.Message, error) {
 // errTooLarge says the answer exceeded MaxResponseSize.
 var errTooLarge = fmt.Errorf("the answer is larger than %d MiB", MaxResponseSize>>20)
 
+// presizeMax bounds the buffer readBody allocates before the answer
+// arrives: a larger one grows as its bytes come.
+const presizeMax = 1 << 20
+
 // readBody reads an answer of at most limit bytes; size is its
 // Content-Length, -1 when unknown.
 func readBody(r io.Reader, size, limit int64) ([]byte, error) {
-	if size < 0 || size > limit {
+	if size < 0 || size > min(limit, presizeMax) {
 		b, err := io.ReadAll(io.LimitReader(r, limit+1))
 		if err != nil {
 			return nil, fmt.Errorf("read answer: %w", err)
