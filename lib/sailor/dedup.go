@@ -96,17 +96,9 @@ func (t *tracker) admit(d amqp.Delivery, gen uint64) *entry {
 	defer t.mu.Unlock()
 	t.opened(&d, gen)
 	t.sweep()
-	if d.Redelivered {
-		for _, e := range t.pending[key] {
-			if e.gen < gen && e.dgen < gen && bytes.Equal(e.d.Body, d.Body) {
-				t.log.Info("Duplicate message detected; it will settle the input in flight", "messageId", key, "deliveryTag", d.DeliveryTag)
-				e.d, e.dgen = d, gen
-				if e.done {
-					t.settle(e)
-				}
-				return nil
-			}
-		}
+	if t.adoptCopy(d, gen, key) {
+		t.log.Info("Duplicate message detected; it will settle the input in flight", "messageId", key, "deliveryTag", d.DeliveryTag)
+		return nil
 	}
 	e := &entry{key: key, gen: gen, d: d, dgen: gen}
 	t.pending[key] = append(t.pending[key], e)
@@ -290,10 +282,16 @@ func (t *tracker) admitDuplicateOnly(d amqp.Delivery, gen uint64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.opened(&d, gen) // left unacked, it stays open: no multiple-ack covers it
+	return t.adoptCopy(d, gen, headerString(d.Headers, "messageId"))
+}
+
+// adoptCopy reports whether d is a redelivered copy of an input in flight
+// (key is its messageId); the copy then becomes the delivery that settles
+// that input, at once if the input is finished. t.mu is held.
+func (t *tracker) adoptCopy(d amqp.Delivery, gen uint64, key string) bool {
 	if !d.Redelivered {
 		return false
 	}
-	key := headerString(d.Headers, "messageId")
 	for _, e := range t.pending[key] {
 		if e.gen < gen && e.dgen < gen && bytes.Equal(e.d.Body, d.Body) {
 			e.d, e.dgen = d, gen
