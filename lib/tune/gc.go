@@ -8,8 +8,9 @@ import (
 )
 
 // workerGCPercent is the GOGC the worker runs with unless GOGC is set. A
-// worker's live heap is tiny (under 1 MB) while it allocates about 40 KB per
-// message, so at the default of 100 the heap target sits at the runtime's
+// worker's live heap is tiny (under 1 MB) while it allocated about 40 KB per
+// message when this was measured (13 KB since), so at the default of 100 the
+// heap target sits at the runtime's
 // 4 MB floor and the collector runs about 20 times a second at prefetch 10
 // (gctrace: 97 collections in 4.4 s at 2,300 msg/s). At 200 it runs half as
 // often (40 in 3.6 s at 2,800 msg/s). Measured over 4 rounds of
