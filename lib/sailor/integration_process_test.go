@@ -104,19 +104,25 @@ func (r *rig) startProcess(overrides map[string]string) *proc {
 
 func (p *proc) waitReady(t *testing.T) {
 	t.Helper()
+	p.waitFor(t, "Fully initialized and waiting for messages")
+}
+
+// waitFor waits (bounded) until the process has written line.
+func (p *proc) waitFor(t *testing.T, line string) {
+	t.Helper()
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
-		if strings.Contains(p.logs.String(), "Fully initialized and waiting for messages") {
+		if strings.Contains(p.logs.String(), line) {
 			return
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("process exited %d before it was ready", p.code)
+			t.Fatalf("process exited %d before it wrote %q", p.code, line)
 		default:
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
-	t.Fatal("process not ready")
+	t.Fatalf("process did not write %q", line)
 }
 
 func (p *proc) signal(t *testing.T) time.Time {
@@ -159,7 +165,9 @@ func TestGracefulShutdown(t *testing.T) {
 	t.Run("G2_during_startup", func(t *testing.T) {
 		r := newRig(t)
 		p := r.startProcess(nil)
-		time.Sleep(30 * time.Millisecond)
+		// Before its handler is installed SIGTERM kills any Go process; a
+		// fixed sleep lost that race on a loaded machine (exit -1).
+		p.waitFor(t, "testworker: signals handled")
 		expectExit(t, p, p.signal(t), time.Second)
 	})
 	t.Run("G3_message_after_sigterm_stays_queued", func(t *testing.T) {

@@ -17,6 +17,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Until now SIGTERM would kill the process outright: tests that signal
+	// it during startup wait for this line (integration_process_test.go).
+	fmt.Fprintln(os.Stderr, "testworker: signals handled")
 	os.Exit(run(ctx))
 }
 
