@@ -122,6 +122,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	must(t, ch.Confirm(false)) // publish waits for each input's confirm
 	r := &rig{t: t, name: name, conn: conn, ch: ch, api: newFakeAPI(t)}
 	r.env = map[string]string{
 		"ELASTICIO_FLOW_ID": "5559edd38968ec0736000003", "ELASTICIO_STEP_ID": "step_1",
@@ -193,15 +194,27 @@ func (r *rig) publishInput(envelope any, extra amqp.Table, version int) string {
 	if version >= 2 {
 		h["protocolVersion"] = int64(2)
 	}
-	must(r.t, r.ch.PublishWithContext(context.Background(), "", r.name+":messages", false, false, amqp.Publishing{
-		ContentType: "application/json", Headers: h, Body: r.cipher.EncryptMessage(plain, version),
-	}))
+	r.publish(amqp.Publishing{ContentType: "application/json", Headers: h, Body: r.cipher.EncryptMessage(plain, version)})
 	return id
 }
 
 func (r *rig) publishRaw(body []byte) {
 	r.t.Helper()
-	must(r.t, r.ch.PublishWithContext(context.Background(), "", r.name+":messages", false, false, amqp.Publishing{Body: body}))
+	r.publish(amqp.Publishing{Body: body})
+}
+
+// publish puts msg on the input queue and waits for the broker's confirm:
+// once it returns, the message is in the queue for any channel that looks
+// (without the confirm, a count on another channel could miss it).
+func (r *rig) publish(msg amqp.Publishing) {
+	r.t.Helper()
+	dc, err := r.ch.PublishWithDeferredConfirmWithContext(context.Background(), "", r.name+":messages", false, false, msg)
+	must(r.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if acked, err := dc.WaitContext(ctx); err != nil || !acked {
+		r.t.Fatalf("input not confirmed: acked %v, err %v", acked, err)
+	}
 }
 
 // next waits (bounded) for a message on one of the rig's queues.
