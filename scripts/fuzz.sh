@@ -22,7 +22,16 @@ targets=(
   "./lib/sandbox FuzzSandboxHandler 10000x"
   "./lib/jsonstr FuzzAppend 100000x"
   "./lib/jsonstr FuzzCompact 100000x"
+  "./lib/component FuzzMarshalJSONMatchesMapEncoding 100000x"
 )
+# A fuzz target written but not listed above would never run: refuse that.
+listed=$(printf '%s\n' "${targets[@]}" | awk '{print $2}' | sort)
+found=$(grep -rhoE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+' . | sed 's/^func //' | sort)
+if [ "$listed" != "$found" ]; then
+  echo "scripts/fuzz.sh: its list differs from the module's fuzz targets (< listed, > found):"
+  diff <(echo "$listed") <(echo "$found") || true
+  exit 1
+fi
 for t in "${targets[@]}"; do
   read -r pkg name budget <<<"$t"
   budget=${FUZZTIME:-$budget}
