@@ -12,8 +12,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-
-	_ "github.com/fitbitplus/connector/lib/tune/runsteady" // re-executes `connector run` early
 )
 
 // cli is what every subcommand gets instead of reaching for globals.
@@ -56,8 +54,6 @@ func commands() []command {
 }
 
 func main() {
-	// `connector run` has already re-executed itself with the steady sysmon
-	// (package runsteady, imported above, does it while packages initialize).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &cli{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 	stop()

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
+
 	"github.com/fitbitplus/connector/lib/sailor"
-	"github.com/fitbitplus/connector/lib/tune"
 )
 
 // cmdRun is the worker: `connector run`, configured by the ELASTICIO_*
@@ -27,8 +28,10 @@ func cmdRun(ctx context.Context, c *cli, args []string) error {
 		log.Log(ctx, sailor.LevelFatal, "invalid environment", "err", err)
 		return &exitError{code: 1, err: err}
 	}
-	tune.SetProcs(s.Prefetch, c.Getenv)
-	tune.SetGC(c.Getenv)
+	// A soft memory limit of 90% of the container's, so that the collector
+	// works harder near it instead of the OOM killer ending the worker; an
+	// operator's GOMEMLIMIT (or AUTOMEMLIMIT=off) wins.
+	_, _ = memlimit.Set(memlimit.WithLogger(log)) // a failure is logged and changes nothing
 	api, err := newAPIProvider(c)
 	if err != nil {
 		log.Log(ctx, sailor.LevelFatal, "invalid environment", "err", err)

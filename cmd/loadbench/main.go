@@ -35,18 +35,9 @@ import (
 	"time"
 
 	"github.com/fitbitplus/connector/lib/loadtest"
-	"github.com/fitbitplus/connector/lib/tune"
 )
 
 func main() {
-	// The harness (publisher, sandbox API, collector) and a relay process
-	// (`loadbench relay` of --broker-only --relay-process) both wait on
-	// sockets between messages as a worker does, so both run with the
-	// worker's steady sysmon: without it, sysmon was a fifth of the harness's
-	// CPU at prefetch 10 (perf), CPU taken from the broker and the worker on
-	// the same cores. Worker environments are built from scratch
-	// (StartWorker), so this GODEBUG does not reach them.
-	tune.ReexecWithSteadySysmon()
 	relay := len(os.Args) > 1 && os.Args[1] == "relay"
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var code int

@@ -12,7 +12,6 @@ import (
 
 	"github.com/fitbitplus/connector/lib/sailor"
 	"github.com/fitbitplus/connector/lib/sandbox"
-	"github.com/fitbitplus/connector/lib/tune"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -430,16 +429,13 @@ func RelayEnv(top *Topology, prefetch int, delay time.Duration) map[string]strin
 
 // RunRelay is a relay process: one relay (as startRelays) configured by
 // RelayEnv's variables, until ctx ends. It prints ReadyLine once consuming.
-// It runs on the worker's Ps (tune.SetProcs) and, when its main re-executed
-// it with tune.ReexecWithSteadySysmon as `connector run` does, with the
-// worker's sysmon, so that it stays the floor of a Go process doing the
-// worker's AMQP work. It keeps the default GOGC: it allocates little.
+// It runs with the Go runtime's defaults, as the worker does: the floor of a
+// Go process doing the worker's AMQP work.
 func RunRelay(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	prefetch, err := strconv.Atoi(getenv("LOADBENCH_PREFETCH"))
 	if err != nil || prefetch < 1 {
 		return fmt.Errorf("relay: LOADBENCH_PREFETCH %q is not a positive number", getenv("LOADBENCH_PREFETCH"))
 	}
-	tune.SetProcs(prefetch, getenv)
 	top := &Topology{URL: getenv("LOADBENCH_AMQP_URL"), Input: getenv("LOADBENCH_INPUT"),
 		Exchange: getenv("LOADBENCH_EXCHANGE"), DataKey: getenv("LOADBENCH_DATA_KEY")}
 	var delay time.Duration
