@@ -193,7 +193,7 @@ func pointAtSandbox(cfg component.Config, sb *sandbox.Sandbox) {
 	}
 }
 
-// The "at least one of" filter rules of the lists (api-facts): when the input
+// The "at least one of" filter rules of the API's lists: when the input
 // gives none of a rule's filters, the first one the operation has is filled.
 var atLeastOneOf = [][]string{
 	{"filter[organization]", "filter[groups]", "filter[patient]", "filter[attendees]"},

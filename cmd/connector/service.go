@@ -8,6 +8,7 @@ import (
 	connector "github.com/fitbitplus/connector"
 	"github.com/fitbitplus/connector/lib/component"
 	"github.com/fitbitplus/connector/lib/sailor"
+	"github.com/fitbitplus/connector/lib/secrets"
 )
 
 // cmdService is `connector service verifyCredentials|getMetaModel|selectModel`:
@@ -20,13 +21,18 @@ func cmdService(ctx context.Context, c *cli, args []string) error {
 	}
 	hostname, _ := os.Hostname()
 	s := sailor.LoadServiceSettings(c.Getenv)
-	log := sailor.NewLogger(c.Stdout, s.LogOptions(hostname))
+	red := secrets.New(s.APIKey, c.Getenv("OAUTH_CLIENT_SECRET"))
+	red.AddConfig(map[string]any(s.Cfg))
+	o := s.LogOptions(hostname)
+	o.Secrets = red
+	log := sailor.NewLogger(c.Stdout, o)
 	err := sailor.RunService(ctx, args[0], c.Getenv, sailor.ServiceDeps{
 		VerifyCredentials: func(ctx context.Context, cfg component.Config) (string, error) {
 			return verifyCredential(ctx, c, cfg)
 		},
 		ComponentJSON: connector.ComponentJSON,
 		Logger:        log,
+		Secrets:       red,
 	})
 	if err != nil {
 		return &exitError{code: 1, err: err}

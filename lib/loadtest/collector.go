@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fitbitplus/connector/lib/jsonstr"
 	"github.com/fitbitplus/connector/lib/sailor"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -243,7 +242,7 @@ func (c *Collector) decodeData(d amqp.Delivery) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !jsonstr.Valid(plain) {
+	if !json.Valid(plain) {
 		return nil, fmt.Errorf("data output is not JSON")
 	}
 	return plain, nil

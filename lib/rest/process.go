@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/fitbitplus/connector/lib/component"
 	"github.com/fitbitplus/connector/lib/fitbitplus"
-	"github.com/fitbitplus/connector/lib/jsonstr"
 )
 
 // MaxResponseSize bounds the response body read for one request.
@@ -89,7 +89,7 @@ func (op *Operation) send(ctx context.Context, client component.APIClient, req *
 	if err != nil {
 		return nil, op.failure(err)
 	}
-	body, readErr := readBody(resp.Body, resp.ContentLength, MaxResponseSize)
+	body, readErr := readBody(resp.Body, MaxResponseSize)
 	_ = resp.Body.Close()
 	log.DebugContext(ctx, "api call", "operation", op.ID, "method", op.Method, "status", resp.StatusCode,
 		"bytes", len(body), "duration", time.Since(start))
@@ -135,55 +135,31 @@ func (op *Operation) failure(err error) error {
 // DataMessage makes the data message of a 2xx answer: body is the JSON:API
 // document as returned (compacted), {} when empty. A body that is not JSON is
 // an error.
-// The body is marked compact, so the envelope encoder copies it instead of
-// compacting it again.
 func DataMessage(body []byte) (*component.Message, error) {
-	out := []byte("{}")
+	out := json.RawMessage("{}")
 	if len(bytes.TrimSpace(body)) > 0 {
-		var err error
-		if out, err = jsonstr.Compact(body); err != nil {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, body); err != nil {
 			return nil, fmt.Errorf("the answer is not JSON")
 		}
+		out = buf.Bytes()
 	}
-	msg := &component.Message{ID: uuid.NewString(), Headers: map[string]any{}}
-	msg.SetCompactBody(out)
-	return msg, nil
+	return &component.Message{ID: uuid.NewString(), Headers: map[string]any{}, Body: out}, nil
 }
 
 // errTooLarge says the answer exceeded MaxResponseSize.
 var errTooLarge = fmt.Errorf("the answer is larger than %d MiB", MaxResponseSize>>20)
 
-// presizeMax bounds the buffer readBody allocates before the answer
-// arrives: a larger one grows as its bytes come.
-const presizeMax = 1 << 20
-
-// readBody reads an answer of at most limit bytes; size is its
-// Content-Length, -1 when unknown.
-func readBody(r io.Reader, size, limit int64) ([]byte, error) {
-	if size < 0 || size > min(limit, presizeMax) {
-		b, err := io.ReadAll(io.LimitReader(r, limit+1))
-		if err != nil {
-			return nil, fmt.Errorf("read answer: %w", err)
-		}
-		if int64(len(b)) > limit {
-			return nil, errTooLarge
-		}
-		return b, nil
-	}
-	// One buffer of the announced size, where io.ReadAll grows one from
-	// 512 bytes; its extra byte must meet the end.
-	b := make([]byte, size+1)
-	if _, err := io.ReadFull(r, b[:size]); err != nil {
+// readBody reads an answer of at most limit bytes.
+func readBody(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
 		return nil, fmt.Errorf("read answer: %w", err)
 	}
-	switch _, err := io.ReadFull(r, b[size:]); err {
-	case io.EOF:
-		return b[:size], nil
-	case nil:
-		return nil, fmt.Errorf("read answer: longer than its Content-Length %d", size)
-	default:
-		return nil, fmt.Errorf("read answer: %w", err)
+	if int64(len(b)) > limit {
+		return nil, errTooLarge
 	}
+	return b, nil
 }
 
 func idempotent(method string) bool {

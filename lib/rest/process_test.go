@@ -226,55 +226,18 @@ func TestProcessLostAnswerOfWriteIsNotRebounded(t *testing.T) {
 }
 
 func TestReadBodyLimit(t *testing.T) {
-	for _, size := range []int64{-1, 5} { // unknown, or announced
-		if _, err := readBody(strings.NewReader("12345"), size, 4); !errors.Is(err, errTooLarge) {
-			t.Errorf("size %d: err %v", size, err)
-		}
+	if _, err := readBody(strings.NewReader("12345"), 4); !errors.Is(err, errTooLarge) {
+		t.Errorf("5 bytes of at most 4: err %v", err)
 	}
-	if b, err := readBody(strings.NewReader("1234"), -1, 4); err != nil || string(b) != "1234" {
+	if b, err := readBody(strings.NewReader("1234"), 4); err != nil || string(b) != "1234" {
 		t.Errorf("b %q err %v", b, err)
 	}
 	if !strings.Contains(errTooLarge.Error(), "32 MiB") {
 		t.Errorf("message %q", errTooLarge)
 	}
-}
-
-// TestReadBodyOfAnnouncedSize reads an answer whose Content-Length is known
-// into one buffer, and tells a body that does not match it.
-func TestReadBodyOfAnnouncedSize(t *testing.T) {
-	for _, c := range []struct {
-		body    string
-		size    int64
-		wantErr string
-	}{
-		{"", 0, ""},
-		{"{}", 2, ""},
-		{"1234", 4, ""},
-		{"12345", 4, "longer than its Content-Length 4"},
-		{"", 4, "EOF"},
-		{"12", 4, "unexpected EOF"},
-	} {
-		for _, r := range []io.Reader{
-			iotest.OneByteReader(strings.NewReader(c.body)),
-			iotest.DataErrReader(strings.NewReader(c.body)), // EOF with the last bytes
-		} {
-			b, err := readBody(r, c.size, 4)
-			switch {
-			case c.wantErr == "" && (err != nil || string(b) != c.body || int64(cap(b)) != c.size+1):
-				t.Errorf("%q of %d: %q (cap %d), %v", c.body, c.size, b, cap(b), err)
-			case c.wantErr != "" && (err == nil || !strings.HasSuffix(err.Error(), c.wantErr)):
-				t.Errorf("%q of %d: err %v, want one ending %q", c.body, c.size, err, c.wantErr)
-			}
-		}
-	}
-	// A large announced size is not allocated before the bytes come (there
-	// net/http alone holds the body to its Content-Length).
-	if b, err := readBody(strings.NewReader("{}"), presizeMax+1, 2*presizeMax); err != nil || cap(b) > 4096 {
-		t.Errorf("answer announced as %d bytes: cap %d, err %v", presizeMax+1, cap(b), err)
-	}
-	// A body that fails where its end should be is an error, not an empty answer.
-	if b, err := readBody(iotest.ErrReader(io.ErrUnexpectedEOF), 0, 4); err == nil {
-		t.Errorf("failing body of length 0 read as %q", b)
+	// A body that fails is an error, not an empty answer.
+	if b, err := readBody(iotest.ErrReader(io.ErrUnexpectedEOF), 4); err == nil {
+		t.Errorf("failing body read as %q", b)
 	}
 }
 

@@ -3,7 +3,6 @@ package sailor
 import (
 	"context"
 	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/fitbitplus/connector/lib/component"
@@ -24,11 +23,12 @@ func benchmarkHandle(b *testing.B, bunyan bool) {
 		return ex.Emit.Data(ctx, &component.Message{Headers: map[string]any{"x": "1"}, Body: ex.Msg.Body})
 	})
 	w, fp := newTestWorker(b, env, stepData{}, echo)
-	w.dataThrottle = nil // the throttle would measure itself (10 per 100 ms)
+	w.dataLimiter = nil // the limiter would measure itself (10 per 100 ms)
 	fp.discard = true
 	if bunyan {
-		base := NewLogger(io.Discard, w.settings.LogOptions("bench"))
-		w.setLogger(slog.New(&redactHandler{inner: base.Handler(), r: w.redact}))
+		o := w.settings.LogOptions("bench")
+		o.Secrets = w.secrets
+		w.setLogger(NewLogger(io.Discard, o))
 	}
 	input := map[string]any{"headers": map[string]any{"stepId": "step_1"}, "body": map[string]any{
 		"data": map[string]any{"type": "patient", "id": "5817a24d678a7c2cbf5df3ee", "attributes": map[string]any{"first_name": "Zoë", "last_name": "Ørsted"}}}}
@@ -37,7 +37,7 @@ func benchmarkHandle(b *testing.B, bunyan bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if w.handle(ctx, d) != outcomeAck {
+		if w.handle(ctx, d, alwaysLive) != outcomeAck {
 			b.Fatal("not acked")
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 )
 
 // Cipher is the platform's message encryption: AES-256-CBC with PKCS#7
@@ -36,7 +35,19 @@ func NewCipher(password, iv string) (*Cipher, error) {
 }
 
 // Encrypt pads and encrypts plain.
-func (c *Cipher) Encrypt(plain []byte) []byte { return c.AppendEncryptMessage(nil, plain, 2) }
+func (c *Cipher) Encrypt(plain []byte) []byte {
+	if c.block == nil {
+		return append([]byte(nil), plain...)
+	}
+	pad := aes.BlockSize - len(plain)%aes.BlockSize
+	ct := make([]byte, len(plain)+pad)
+	copy(ct, plain)
+	for i := len(plain); i < len(ct); i++ {
+		ct[i] = byte(pad)
+	}
+	cipher.NewCBCEncrypter(c.block, c.iv).CryptBlocks(ct, ct)
+	return ct
+}
 
 var errBadPadding = errors.New("bad padding")
 
@@ -70,39 +81,11 @@ func (c *Cipher) decryptInto(out, ct []byte) ([]byte, error) {
 // EncryptMessage encrypts plain for a protocol version: 1 = base64 text of
 // the ciphertext, 2 = the raw ciphertext.
 func (c *Cipher) EncryptMessage(plain []byte, version int) []byte {
-	return c.AppendEncryptMessage(nil, plain, version)
-}
-
-// AppendEncryptMessage appends EncryptMessage(plain, version) to dst; plain
-// must not overlap dst's spare capacity.
-func (c *Cipher) AppendEncryptMessage(dst, plain []byte, version int) []byte {
-	if c.block == nil {
-		if version >= 2 {
-			return append(dst, plain...)
-		}
-		return base64.StdEncoding.AppendEncode(dst, plain)
-	}
-	ctLen := (len(plain)/aes.BlockSize + 1) * aes.BlockSize
-	encLen := 0
-	if version < 2 {
-		// v1: the ciphertext is only the input of base64; encrypt it in
-		// the tail of the output (base64 never writes past what it read).
-		encLen = base64.StdEncoding.EncodedLen(ctLen)
-	}
-	n := len(dst)
-	dst = slices.Grow(dst, encLen+ctLen)[:n+encLen+ctLen]
-	ct := dst[n+encLen:]
-	copy(ct, plain)
-	pad := ctLen - len(plain)
-	for i := len(plain); i < ctLen; i++ {
-		ct[i] = byte(pad)
-	}
-	cipher.NewCBCEncrypter(c.block, c.iv).CryptBlocks(ct, ct)
+	ct := c.Encrypt(plain)
 	if version >= 2 {
-		return dst
+		return ct
 	}
-	base64.StdEncoding.Encode(dst[n:n+encLen], ct)
-	return dst[:n+encLen]
+	return base64.StdEncoding.AppendEncode(nil, ct)
 }
 
 // DecryptMessage reverses EncryptMessage.
@@ -130,9 +113,4 @@ func (c *Cipher) DecryptMessage(body []byte, version int) ([]byte, error) {
 		return nil, fmt.Errorf("decrypt: %w", err)
 	}
 	return plain, nil
-}
-
-// encryptBase64 is the encoding of the strings inside error payloads.
-func (c *Cipher) encryptBase64(plain []byte) string {
-	return base64.StdEncoding.EncodeToString(c.Encrypt(plain))
 }

@@ -99,8 +99,8 @@ func TestCipherWithoutPasswordIsIdentity(t *testing.T) {
 	}
 }
 
-// TestEncryptMessageV1IsBase64OfEncrypt checks the single-buffer v1 encoding
-// against its definition, for lengths around the block size.
+// TestEncryptMessageV1IsBase64OfEncrypt checks the v1 encoding against its
+// definition, for lengths around the block size.
 func TestEncryptMessageV1IsBase64OfEncrypt(t *testing.T) {
 	c, err := NewCipher("testCryptoPassword", "iv=any16_symbols")
 	if err != nil {
@@ -116,32 +116,6 @@ func TestEncryptMessageV1IsBase64OfEncrypt(t *testing.T) {
 		back, err := c.DecryptMessage(got, 1)
 		if err != nil || !bytes.Equal(back, plain) {
 			t.Fatalf("%d bytes: round trip %q, %v", n, back, err)
-		}
-	}
-}
-
-// TestAppendEncryptMessageKeepsPrefix appends to buffers that already hold
-// bytes, have dirty spare capacity or none, as a reused buffer would.
-func TestAppendEncryptMessageKeepsPrefix(t *testing.T) {
-	keyed, err := NewCipher("testCryptoPassword", "iv=any16_symbols")
-	if err != nil {
-		t.Fatal(err)
-	}
-	identity, _ := NewCipher("", "")
-	for _, c := range []*Cipher{keyed, identity} {
-		for _, version := range []int{1, 2} {
-			for _, n := range []int{0, 15, 16, 17, 100} {
-				plain := bytes.Repeat([]byte{'p'}, n)
-				want := c.EncryptMessage(plain, version)
-				dirty := bytes.Repeat([]byte{0xff}, 400)
-				for _, dst := range [][]byte{nil, []byte("pre"), dirty[:3:3], dirty[:3]} {
-					prefix := string(dst)
-					got := c.AppendEncryptMessage(dst, plain, version)
-					if string(got[:len(prefix)]) != prefix || !bytes.Equal(got[len(prefix):], want) {
-						t.Fatalf("v%d, %d bytes, dst %q: got %q, want prefix + %q", version, n, prefix, got, want)
-					}
-				}
-			}
 		}
 	}
 }

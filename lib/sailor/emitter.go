@@ -18,22 +18,24 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// execution is the Emitter of one incoming message. It counts error events
-// (which decide reject over ack), tracks publishes in flight (the input is
-// settled only after all of them are confirmed) and refuses events once the
-// function has returned.
+// execution is the Emitter of one incoming message. It records whether the
+// input failed (an error event was emitted) or was abandoned (a publish was
+// cut short), which decide how handle settles it, tracks publishes in flight
+// (the input is settled only after all of them are confirmed) and refuses
+// events once the function has returned.
 type execution struct {
-	w        *worker
-	d        *amqp.Delivery     // the input as received (rebound, errorInput)
-	in       incoming           // what its headers say
-	input    *component.Message // the decoded input envelope, untouched
-	cfg      component.Config   // this message's copy of the step config
-	log      *slog.Logger
-	mu       sync.Mutex
-	ended    bool
-	inflight sync.WaitGroup
-	errors   atomic.Int32
-	aborted  atomic.Bool // a publish gave up because the message context ended
+	w         *worker
+	d         *amqp.Delivery     // the input as received (rebound, errorInput)
+	in        incoming           // what its headers say
+	input     *component.Message // the decoded input envelope, untouched
+	cfg       component.Config   // this message's copy of the step config
+	log       *slog.Logger
+	live      func() bool // whether the input can still be settled
+	mu        sync.Mutex
+	ended     bool
+	inflight  sync.WaitGroup
+	failed    atomic.Bool // set by fail only
+	abandoned atomic.Bool // a publish was cut short (shutdown deadline, channel gone)
 }
 
 var errEnded = errors.New("event emitted after the function returned")
@@ -59,18 +61,18 @@ func (x *execution) finish() {
 }
 
 func (x *execution) publish(ctx context.Context, key string, msg amqp.Publishing) error {
-	err := x.w.publish(ctx, key, msg, x.log)
-	if err != nil && ctx.Err() != nil {
-		x.aborted.Store(true)
+	err := x.w.publish(ctx, key, msg, x.log, x.live)
+	if err != nil && (ctx.Err() != nil || errors.Is(err, errAbandoned)) {
+		x.abandoned.Store(true)
 	}
 	return err
 }
 
-// fail publishes err as an error event, counts it, and returns it marked as
-// reported.
+// fail marks the input failed (it is rejected) and publishes err as an error
+// event; it returns err marked as reported.
 func (x *execution) fail(ctx context.Context, err error) error {
-	x.errors.Add(1)
-	if pErr := x.publishError(ctx, err, true); pErr != nil {
+	x.failed.Store(true)
+	if pErr := x.publishError(ctx, err); pErr != nil {
 		x.log.Error("publish error event", "err", pErr)
 	}
 	return reported(err)
@@ -109,18 +111,14 @@ func (x *execution) data(ctx context.Context, m *component.Message) error {
 		}
 		out.Passthrough = pt
 	}
-	if err := w.dataThrottle.wait(ctx); err != nil {
+	if err := waitLimiter(ctx, w.dataLimiter); err != nil {
 		return err
 	}
-	buf := dataBufferPool.Get().(*dataBuffers)
-	defer buf.release()
-	plain, err := out.AppendJSON(buf.plain[:0])
+	plain, err := out.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("encode data: %w", err)
 	}
-	buf.plain = plain
-	body := w.cipher.AppendEncryptMessage(buf.body[:0], plain, w.settings.ProtocolVersion)
-	buf.body = body
+	body := w.seal(plain, w.settings.ProtocolVersion)
 	if err := w.checkSize(body); err != nil {
 		return err
 	}
@@ -128,27 +126,6 @@ func (x *execution) data(ctx context.Context, m *component.Message) error {
 	h["end"] = nowMs()
 	h["protocolVersion"] = int64(w.settings.ProtocolVersion)
 	return x.publish(ctx, key, w.properties(h, body))
-}
-
-// dataBuffers hold a data event's envelope and encrypted body, both dead
-// once its publish returns (a publisher keeps no reference to the body), so
-// that the next data event reuses them instead of allocating both.
-type dataBuffers struct{ plain, body []byte }
-
-var dataBufferPool = sync.Pool{New: func() any { return new(dataBuffers) }}
-
-// maxPooledBuffer bounds what the pool keeps: a rare large message is left
-// to the GC rather than held for the small ones that follow.
-const maxPooledBuffer = 64 << 10
-
-func (b *dataBuffers) release() {
-	if cap(b.plain) > maxPooledBuffer {
-		b.plain = nil
-	}
-	if cap(b.body) > maxPooledBuffer {
-		b.body = nil
-	}
-	dataBufferPool.Put(b)
 }
 
 // routingOverride removes every case variant of x-eio-routing-key from the
@@ -166,7 +143,9 @@ func routingOverride(h map[string]any) string {
 	return key
 }
 
-// passthrough computes the passthrough of an output message (§3.5).
+// passthrough computes the passthrough of an output message: with
+// NO_SELF_PASSTRHOUGH the input envelope under the previous step's id,
+// otherwise this output under this step's id (docs/protocol.md).
 func (x *execution) passthrough(out *component.Message) (map[string]json.RawMessage, error) {
 	pt := maps.Clone(x.input.Passthrough)
 	if pt == nil {
@@ -197,7 +176,7 @@ func (x *execution) passthrough(out *component.Message) (map[string]json.RawMess
 
 func (w *worker) checkSize(body []byte) error {
 	if limit := w.settings.OutgoingMessageSizeLimit; limit > 0 && len(body) > limit {
-		// The wording of N, which platform users may know.
+		// The official sailor's wording, which platform users may know.
 		return fmt.Errorf("Outgoing message size %d exceeds limit of %d.", len(body), limit) //nolint:staticcheck
 	}
 	return nil
@@ -210,22 +189,20 @@ func (x *execution) Error(ctx context.Context, err error) error {
 		return bErr
 	}
 	defer x.inflight.Done()
-	x.errors.Add(1)
-	return x.publishError(ctx, err, true)
+	return x.fail(ctx, err)
 }
 
 // publishError publishes an error event to the error routing key and, when
-// the input has reply_to and NO_ERROR_REPLIES is off, a copy to reply_to.
-func (x *execution) publishError(ctx context.Context, err error, withInput bool) error {
+// the input has reply_to and NO_ERROR_REPLIES is off, a copy to reply_to. A
+// copy that cannot be published (a reply_to longer than a routing key may
+// be) is dropped with a warning.
+func (x *execution) publishError(ctx context.Context, err error) error {
 	w := x.w
-	if tErr := w.errorThrottle.wait(ctx); tErr != nil {
-		return tErr
+	if lErr := waitLimiter(ctx, w.errorLimiter); lErr != nil {
+		return lErr
 	}
-	x.log.Info("emitting error", "err", w.redact.redact(fmt.Sprint(err)))
-	p := errorPayload{Error: w.cipher.encryptBase64(errorJSON(err, w.redact))}
-	if withInput {
-		p.ErrorInput = x.errorInput()
-	}
+	x.log.Info("emitting error", "err", err)
+	p := w.errorPayload(err, x.errorInput())
 	body, mErr := json.Marshal(p)
 	if mErr != nil {
 		return fmt.Errorf("encode error payload: %w", mErr)
@@ -241,7 +218,12 @@ func (x *execution) publishError(ctx context.Context, err error, withInput bool)
 	rh := maps.Clone(h)
 	rh["messageId"] = newMessageID()
 	rh["x-eio-error-response"] = true
-	return x.publish(ctx, x.in.replyTo, w.properties(rh, []byte(p.Error)))
+	rErr := x.publish(ctx, x.in.replyTo, w.properties(rh, []byte(p.Error)))
+	if errors.Is(rErr, errUnpublishable) {
+		x.log.Warn("the error's copy for reply_to cannot be published; dropped", "err", rErr)
+		return nil
+	}
+	return rErr
 }
 
 // errorInput is the input envelope as a base64 AES string: the content
@@ -272,7 +254,7 @@ func (x *execution) rebound(ctx context.Context, reason error) error {
 	iter := reboundIterationOf(x.d.Headers)
 	if iter > w.settings.ReboundLimit {
 		x.log.Warn("rebound limit exceeded", "reboundIteration", iter)
-		return x.publishError(ctx, errors.New("Rebound limit exceeded"), true) //nolint:staticcheck
+		return x.publishError(ctx, errors.New("Rebound limit exceeded")) //nolint:staticcheck // the official wording
 	}
 	h := maps.Clone(x.d.Headers)
 	if h == nil {
@@ -280,7 +262,7 @@ func (x *execution) rebound(ctx context.Context, reason error) error {
 	}
 	msg := "Not Available"
 	if reason != nil {
-		msg = w.redact.redact(reason.Error())
+		msg = truncate(w.secrets.String(reason.Error()), 1000)
 	}
 	h["end"] = nowMs()
 	h["reboundReason"] = msg
@@ -320,7 +302,7 @@ func (x *execution) Snapshot(ctx context.Context, snapshot json.RawMessage) erro
 		return errors.New("snapshot: not valid JSON")
 	}
 	x.w.state.setSnapshot(snapshot)
-	if err := x.w.snapshotThrottle.wait(ctx); err != nil {
+	if err := waitLimiter(ctx, x.w.snapshotLimiter); err != nil {
 		return err
 	}
 	return x.publishSnapshot(ctx, "snapshot", snapshot)
@@ -345,7 +327,7 @@ func (x *execution) UpdateSnapshot(ctx context.Context, delta json.RawMessage) e
 func (x *execution) publishSnapshot(ctx context.Context, event string, body json.RawMessage) error {
 	h := x.w.eventHeaders(&x.in)
 	h["snapshotEvent"] = event
-	return x.publish(ctx, x.w.settings.SnapshotRoutingKey, x.w.properties(h, compactJSON(body)))
+	return x.publish(ctx, x.w.settings.SnapshotRoutingKey, x.w.properties(h, x.w.secrets.Bytes(compactJSON(body))))
 }
 
 // UpdateKeys implements component.Emitter: store refreshed credential keys
@@ -362,7 +344,7 @@ func (x *execution) UpdateKeys(ctx context.Context, keys json.RawMessage) error 
 	if err := x.w.platform.putAccountKeys(ctx, account, keys); err != nil {
 		return x.fail(ctx, fmt.Errorf("updateKeys: %w", err))
 	}
-	x.w.state.mergeConfig(keys, x.w.redact)
+	x.w.state.mergeConfig(keys, x.w.secrets)
 	return nil
 }
 
@@ -387,13 +369,19 @@ func (x *execution) httpReply(ctx context.Context, reply component.HTTPReply) er
 	if err != nil {
 		return fmt.Errorf("encode httpReply: %w", err)
 	}
-	body := x.w.cipher.EncryptMessage(plain, 1)
+	body := x.w.seal(plain, 1)
 	if err := x.w.checkSize(body); err != nil {
 		return err
 	}
 	h := x.w.eventHeaders(&x.in)
 	h["protocolVersion"] = int64(1)
 	return x.publish(ctx, x.in.replyTo, x.w.properties(h, body))
+}
+
+// seal encrypts an event's plaintext for a protocol version, known secrets
+// removed.
+func (w *worker) seal(plain []byte, version int) []byte {
+	return w.cipher.EncryptMessage(w.secrets.Bytes(plain), version)
 }
 
 func compactJSON(b []byte) []byte {

@@ -31,9 +31,9 @@ func (e *panicError) ErrorName() string           { return "PanicError" }
 func (e *panicError) ErrorFields() map[string]any { return nil }
 
 // errorJSON is the JSON of an error event: {name, message, stack, ...fields}.
-// Go errors carry no stack, so stack is "Not Available" as in N for values
-// without one. Secrets known to the redactor are removed from the message.
-func errorJSON(err error, r *redactor) []byte {
+// Go errors carry no stack, so stack is "Not Available", as the official
+// sailor writes for values without one.
+func errorJSON(err error) []byte {
 	obj := map[string]any{}
 	name := "Error"
 	var de component.DescribedError
@@ -47,7 +47,7 @@ func errorJSON(err error, r *redactor) []byte {
 	}
 	msg := "Not Available"
 	if err != nil && err.Error() != "" {
-		msg = r.redact(err.Error())
+		msg = err.Error()
 	}
 	obj["name"] = name
 	obj["message"] = msg
@@ -60,8 +60,13 @@ func errorJSON(err error, r *redactor) []byte {
 }
 
 // errorPayload is the body of an error event: base64 AES strings of the error
-// JSON and, when there is an input, of the input envelope.
+// JSON (known secrets removed, from every field) and, when there is an input,
+// of the input envelope.
 type errorPayload struct {
 	Error      string `json:"error"`
 	ErrorInput string `json:"errorInput,omitempty"`
+}
+
+func (w *worker) errorPayload(err error, input string) errorPayload {
+	return errorPayload{Error: string(w.seal(errorJSON(err), 1)), ErrorInput: input}
 }

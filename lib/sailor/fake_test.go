@@ -1,7 +1,6 @@
 package sailor
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -25,26 +24,32 @@ type fakePublisher struct {
 	nacks   int
 	out     []published
 	tries   int
-	discard bool // keep nothing (benchmarks: the real publisher copies nothing either)
+	discard   bool   // keep nothing (benchmarks)
+	onPublish func() // called with every attempt
 }
 
-func (f *fakePublisher) publishOnce(_ context.Context, key string, msg amqp.Publishing) (bool, error) {
+func (f *fakePublisher) publishOnce(_ context.Context, key string, msg amqp.Publishing) error {
+	if err := publishable(key, msg, 131072); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tries++
+	if f.onPublish != nil {
+		f.onPublish()
+	}
 	if f.nacks > 0 {
 		f.nacks--
-		return false, nil
+		return errNacked
 	}
-	if f.discard {
-		return true, nil
+	if !f.discard {
+		f.out = append(f.out, published{key, msg})
 	}
-	msg.Body = bytes.Clone(msg.Body) // the caller reuses the buffer
-	f.out = append(f.out, published{key, msg})
-	return true, nil
+	return nil
 }
 
-func (f *fakePublisher) close() error { return nil }
+// alwaysLive is the live function of an input whose channel never closes.
+func alwaysLive() bool { return true }
 
 func (f *fakePublisher) all() []published {
 	f.mu.Lock()

@@ -69,7 +69,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		return ex.Emit.Data(ctx, &component.Message{Headers: ex.Msg.Headers, Body: ex.Msg.Body})
 	})
 	w, fp := newTestWorker(f, env, stepData{}, echo)
-	w.dataThrottle, w.errorThrottle = nil, nil
+	w.dataLimiter, w.errorLimiter = nil, nil
 	ctx := context.Background()
 
 	f.Fuzz(func(t *testing.T, body []byte, encrypt bool, kind uint8, n int64, s string) {
@@ -89,7 +89,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		fp.out = fp.out[:0]
 		fp.mu.Unlock()
 		d := &amqp.Delivery{Headers: h, Body: payload}
-		got := w.handle(ctx, d)
+		got := w.handle(ctx, d, alwaysLive)
 
 		var msg component.Message
 		valid := encrypt && json.Unmarshal(body, &msg) == nil

@@ -34,13 +34,11 @@ func readIncoming(h amqp.Table, startMs int64) incoming {
 		start:           startMs,
 	}
 	for k, v := range h {
-		// Lower-case only the x-eio-meta-* keys: lower-casing every key
-		// allocated for each camel-case header of every message.
-		if len(k) >= len(metaPrefix) && strings.EqualFold(k[:len(metaPrefix)], metaPrefix) {
+		if lk := strings.ToLower(k); strings.HasPrefix(lk, metaPrefix) {
 			if in.meta == nil {
 				in.meta = map[string]any{}
 			}
-			in.meta[strings.ToLower(k)] = v
+			in.meta[lk] = v
 		}
 	}
 	if in.threadID == "" {
@@ -101,7 +99,8 @@ func headerNumber(v any) (float64, bool) {
 	return 0, false
 }
 
-// protocolVersionOf follows N: Number(headers.protocolVersion || 1). Numbers
+// protocolVersionOf reads the header as the official sailor does,
+// Number(headers.protocolVersion || 1). Numbers
 // of any width, floats and numeric strings are accepted; anything else is 1.
 func protocolVersionOf(h amqp.Table) int {
 	v := h["protocolVersion"]
@@ -135,7 +134,7 @@ func reboundIterationOf(h amqp.Table) int {
 const maxReboundIteration = 1 << 20
 
 // eventHeaders builds the headers common to data, error, snapshot and
-// httpReply events (§3.4), with a fresh messageId.
+// httpReply events (docs/protocol.md), with a fresh messageId.
 func (w *worker) eventHeaders(in *incoming) amqp.Table {
 	h := make(amqp.Table, len(in.meta)+len(w.extraHeaders)+len(w.identityHeaders)+6)
 	for k, v := range in.meta {
@@ -160,8 +159,7 @@ func (w *worker) eventHeaders(in *incoming) amqp.Table {
 }
 
 // identityHeaders are the step identity from the environment, the same in
-// every event; made once, with their values already boxed, so that copying
-// them into an event's headers allocates nothing per value.
+// every event.
 func identityHeaders(s *Settings) amqp.Table {
 	return amqp.Table{
 		"execId":      s.ExecID,
@@ -175,7 +173,7 @@ func identityHeaders(s *Settings) amqp.Table {
 	}
 }
 
-// extraHeaders are the ADDITIONAL_VARS_FOR_HEADERS, boxed once.
+// extraHeaders are the ADDITIONAL_VARS_FOR_HEADERS.
 func extraHeaders(s *Settings) amqp.Table {
 	h := make(amqp.Table, len(s.AdditionalHeaders))
 	for k, v := range s.AdditionalHeaders {

@@ -28,7 +28,7 @@ type Shutdowner interface {
 }
 
 // startupHooks runs the startup hook (when required) and stores its state,
-// then the init hook (§5).
+// then the init hook (docs/protocol.md).
 func (w *worker) startupHooks(ctx context.Context) error {
 	cfg := w.state.config()
 	if w.settings.StartupRequired {
@@ -37,7 +37,7 @@ func (w *worker) startupHooks(ctx context.Context) error {
 			w.log.Info("running startup hook")
 			out, err := st.Startup(ctx, cfg)
 			if err != nil {
-				return err // reported as is, like N
+				return err // reported as is, as the official sailor does
 			}
 			if len(out) > 0 && string(out) != "null" {
 				state = out
@@ -53,7 +53,7 @@ func (w *worker) startupHooks(ctx context.Context) error {
 		return nil
 	}
 	w.log.Info("running init hook")
-	return in.Init(ctx, w.state.config()) // an error is reported as is, like N
+	return in.Init(ctx, w.state.config()) // an error is reported as is, as the official sailor does
 }
 
 // runShutdownHook is ELASTICIO_HOOK_SHUTDOWN mode: GET the step and the
@@ -64,7 +64,7 @@ func (w *worker) runShutdownHook(ctx context.Context) error {
 		return err
 	}
 	w.state = newStepState(step)
-	w.redact.addConfigSecrets(step.Config)
+	w.secrets.AddConfig(step.Config)
 	fn, err := w.function()
 	if err != nil {
 		return err

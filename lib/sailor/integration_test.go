@@ -49,9 +49,12 @@ func TestHappyPath(t *testing.T) {
 				if string(msg) != `{"body":{"message":"Just do it!"},"headers":{"stepId":"step_1"}}` {
 					t.Errorf("msg %s", msg)
 				}
+				// The test component echoes its cfg; unlike the official
+				// sailor, the worker keeps the credential's secret out of
+				// every event.
 				cfg, _ := json.Marshal(body["cfg"])
 				snap, _ := json.Marshal(body["snapshot"])
-				if string(cfg) != `{"apiKey":"secret"}` || string(snap) != `{"lastModifiedDate":123456789}` {
+				if string(cfg) != `{"apiKey":"[REDACTED]"}` || string(snap) != `{"lastModifiedDate":123456789}` {
 					t.Errorf("cfg %s snapshot %s", cfg, snap)
 				}
 				if r.count("messages") != 0 {

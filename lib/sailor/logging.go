@@ -1,20 +1,16 @@
 package sailor
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/fitbitplus/connector/lib/jsonstr"
+	"github.com/fitbitplus/connector/lib/secrets"
 )
 
 // Bunyan levels beyond slog's four.
@@ -31,6 +27,7 @@ type LogOptions struct {
 	PID      int               // bunyan "pid"; default os.Getpid()
 	Context  map[string]string // fields on every record (the ELASTICIO_* context)
 	Tag      string            // "tag" field (the flow id) when not empty
+	Secrets  *secrets.Redactor // removes known secrets from every line
 }
 
 // LogOptions are the logger options of the settings: LOG_LEVEL, the
@@ -44,7 +41,7 @@ func (s Settings) LogOptions(hostname string) LogOptions {
 // v, level (10 trace … 60 fatal), name, hostname, pid, time, msg, the context
 // fields, tag, and the record's attributes. An error attribute is written as
 // {message, name}. A "name" attribute given to With renames the logger (the
-// component logger is name "component").
+// component logger is name "component"). Each line goes through o.Secrets.
 func NewLogger(w io.Writer, o LogOptions) *slog.Logger {
 	if o.Name == "" {
 		o.Name = "sailor"
@@ -55,23 +52,39 @@ func NewLogger(w io.Writer, o LogOptions) *slog.Logger {
 	if o.PID == 0 {
 		o.PID = os.Getpid()
 	}
-	var static bytes.Buffer
-	writeField(&static, "hostname", o.Hostname)
-	static.WriteString(`,"pid":` + strconv.Itoa(o.PID))
-	keys := make([]string, 0, len(o.Context))
-	for k := range o.Context {
-		keys = append(keys, k)
+	if o.Secrets != nil {
+		w = o.Secrets.Writer(w)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		static.WriteByte(',')
-		writeField(&static, k, o.Context[k])
+	attrs := []slog.Attr{slog.Int("v", 0), slog.String("hostname", o.Hostname), slog.Int("pid", o.PID)}
+	for _, k := range slices.Sorted(maps.Keys(o.Context)) {
+		attrs = append(attrs, slog.String(k, o.Context[k]))
 	}
 	if o.Tag != "" {
-		static.WriteByte(',')
-		writeField(&static, "tag", o.Tag)
+		attrs = append(attrs, slog.String("tag", o.Tag))
 	}
-	return slog.New(&bunyanHandler{mu: &sync.Mutex{}, w: w, level: o.Level, name: o.Name, static: static.Bytes()})
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: o.Level, ReplaceAttr: bunyanAttr})
+	return slog.New(&namedHandler{inner: h.WithAttrs(attrs), name: o.Name})
+}
+
+// bunyanAttr writes slog's level and time as bunyan does, and errors as
+// bunyan's err serializer does.
+func bunyanAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 {
+		switch a.Key {
+		case slog.LevelKey:
+			if l, ok := a.Value.Any().(slog.Level); ok {
+				return slog.Int(slog.LevelKey, bunyanLevel(l))
+			}
+		case slog.TimeKey:
+			if a.Value.Kind() == slog.KindTime {
+				return slog.String(slog.TimeKey, a.Value.Time().UTC().Format("2006-01-02T15:04:05.000Z"))
+			}
+		}
+	}
+	if err, ok := a.Value.Any().(error); ok {
+		return slog.Group(a.Key, slog.String("message", err.Error()), slog.String("name", "Error"))
+	}
+	return a
 }
 
 // parseLogLevel reads LOG_LEVEL: trace, debug, info, warn, error, fatal or a
@@ -111,228 +124,41 @@ func bunyanLevel(l slog.Level) int {
 	}
 }
 
-type bunyanHandler struct {
-	mu     *sync.Mutex
-	w      io.Writer
-	level  slog.Leveler
-	name   string
-	static []byte // hostname, pid, context, tag
-	attrs  []byte // from WithAttrs, each preceded by a comma
-	group  string // dotted prefix from WithGroup
-}
-
-func (h *bunyanHandler) Enabled(_ context.Context, l slog.Level) bool {
-	return l >= h.level.Level()
-}
-
-// recordBuffers recycles the line buffers of Handle.
-var recordBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// maxPooledRecord keeps the buffers of huge records out of the pool.
-const maxPooledRecord = 16 << 10
-
-func (h *bunyanHandler) Handle(_ context.Context, r slog.Record) error {
-	bp := recordBuffers.Get().(*[]byte)
-	b := (*bp)[:0]
-	b = append(b, '{')
-	b = appendField(b, "name", h.name)
-	b = append(b, ',')
-	b = append(b, h.static...)
-	b = append(b, `,"level":`...)
-	b = strconv.AppendInt(b, int64(bunyanLevel(r.Level)), 10)
-	b = append(b, h.attrs...)
-	r.Attrs(func(a slog.Attr) bool {
-		b = appendAttr(b, h.group, a)
-		return true
-	})
-	b = append(b, ',')
-	b = appendField(b, "msg", r.Message)
-	t := r.Time
-	if t.IsZero() {
-		t = time.Now()
-	}
-	b = append(b, `,"time":"`...)
-	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
-	b = append(b, `","v":0}`+"\n"...)
-	h.mu.Lock()
-	_, err := h.w.Write(b)
-	h.mu.Unlock()
-	if cap(b) <= maxPooledRecord {
-		*bp = b
-		recordBuffers.Put(bp)
-	}
-	return err
-}
-
-func (h *bunyanHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	n := *h
-	b := make([]byte, 0, len(h.attrs)+64*len(attrs))
-	b = append(b, h.attrs...)
-	for _, a := range attrs {
-		if a.Key == "name" && h.group == "" && a.Value.Kind() == slog.KindString {
-			n.name = a.Value.String()
-			continue
-		}
-		b = appendAttr(b, h.group, a)
-	}
-	n.attrs = b
-	return &n
-}
-
-func (h *bunyanHandler) WithGroup(name string) slog.Handler {
-	if name == "" {
-		return h
-	}
-	n := *h
-	n.group = h.group + name + "."
-	return &n
-}
-
-func writeField(b *bytes.Buffer, key, val string) {
-	b.Write(appendField(nil, key, val))
-}
-
-func appendField(b []byte, key, val string) []byte {
-	b = jsonstr.Append(b, key, true)
-	b = append(b, ':')
-	return jsonstr.Append(b, val, true)
-}
-
-func appendAttr(b []byte, prefix string, a slog.Attr) []byte {
-	a.Value = a.Value.Resolve()
-	if a.Equal(slog.Attr{}) {
-		return b
-	}
-	if a.Value.Kind() == slog.KindGroup {
-		p := prefix
-		if a.Key != "" {
-			p += a.Key + "."
-		}
-		for _, g := range a.Value.Group() {
-			b = appendAttr(b, p, g)
-		}
-		return b
-	}
-	b = append(b, ',')
-	if prefix == "" {
-		b = jsonstr.Append(b, a.Key, true)
-	} else {
-		b = jsonstr.Append(b, prefix+a.Key, true)
-	}
-	b = append(b, ':')
-	v := a.Value
-	switch v.Kind() {
-	case slog.KindString:
-		return jsonstr.Append(b, v.String(), true)
-	case slog.KindInt64:
-		return strconv.AppendInt(b, v.Int64(), 10)
-	case slog.KindUint64:
-		return strconv.AppendUint(b, v.Uint64(), 10)
-	case slog.KindFloat64:
-		enc, err := json.Marshal(v.Float64())
-		if err != nil {
-			enc = []byte(`null`)
-		}
-		return append(b, enc...)
-	case slog.KindBool:
-		return strconv.AppendBool(b, v.Bool())
-	case slog.KindDuration:
-		return jsonstr.Append(b, v.Duration().String(), true)
-	case slog.KindTime:
-		return jsonstr.Append(b, v.Time().UTC().Format(time.RFC3339Nano), true)
-	default:
-		if err, ok := v.Any().(error); ok {
-			b = append(b, `{"message":`...)
-			b = jsonstr.Append(b, err.Error(), true)
-			return append(b, `,"name":"Error"}`...)
-		}
-		enc, err := json.Marshal(v.Any())
-		if err != nil {
-			return jsonstr.Append(b, fmt.Sprint(v.Any()), true)
-		}
-		return append(b, enc...)
-	}
-}
-
-// redactHandler removes known secrets from messages and string or error
-// attributes before they reach the inner handler.
-type redactHandler struct {
+// namedHandler adds bunyan's "name" to every record. A "name" attribute
+// given to With renames the logger instead of adding a second name.
+type namedHandler struct {
 	inner slog.Handler
-	r     *redactor
+	name  string
 }
 
-func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
+func (h *namedHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.inner.Enabled(ctx, l)
 }
 
-func (h *redactHandler) Handle(ctx context.Context, rec slog.Record) error {
-	if h.clean(rec) {
-		return h.inner.Handle(ctx, rec)
-	}
-	out := slog.NewRecord(rec.Time, rec.Level, h.r.redact(rec.Message), rec.PC)
-	rec.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(h.redactAttr(a))
-		return true
-	})
-	return h.inner.Handle(ctx, out)
+func (h *namedHandler) Handle(ctx context.Context, r slog.Record) error {
+	r = r.Clone()
+	r.AddAttrs(slog.String("name", h.name))
+	return h.inner.Handle(ctx, r)
 }
 
-// clean tells whether rec holds no secret, so that it can go to the inner
-// handler as it is (the common case: no copy of the record).
-func (h *redactHandler) clean(rec slog.Record) bool {
-	if h.r.contains(rec.Message) {
-		return false
-	}
-	clean := true
-	rec.Attrs(func(a slog.Attr) bool {
-		clean = h.cleanAttr(a)
-		return clean
-	})
-	return clean
-}
-
-func (h *redactHandler) cleanAttr(a slog.Attr) bool {
-	switch a.Value.Kind() {
-	case slog.KindString:
-		return !h.r.contains(a.Value.String())
-	case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool, slog.KindDuration, slog.KindTime:
-		return true
-	}
-	return false // errors, groups, values to resolve: the redacting copy
-}
-
-func (h *redactHandler) redactAttr(a slog.Attr) slog.Attr {
-	v := a.Value.Resolve()
-	switch v.Kind() {
-	case slog.KindString:
-		return slog.String(a.Key, h.r.redact(v.String()))
-	case slog.KindAny:
-		if err, ok := v.Any().(error); ok {
-			return slog.Any(a.Key, redactedError{msg: h.r.redact(err.Error())})
+func (h *namedHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	n := &namedHandler{name: h.name}
+	rest := make([]slog.Attr, 0, len(attrs))
+	for _, a := range attrs {
+		if a.Key == "name" && a.Value.Kind() == slog.KindString {
+			n.name = a.Value.String()
+			continue
 		}
-	case slog.KindGroup:
-		g := v.Group()
-		out := make([]any, len(g))
-		for i, x := range g {
-			out[i] = h.redactAttr(x)
-		}
-		return slog.Group(a.Key, out...)
+		rest = append(rest, a)
 	}
-	return slog.Attr{Key: a.Key, Value: v}
+	n.inner = h.inner.WithAttrs(rest)
+	return n
 }
 
-func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	out := make([]slog.Attr, len(attrs))
-	for i, a := range attrs {
-		out[i] = h.redactAttr(a)
+// WithGroup fixes the name outside the group: later attributes go in it.
+func (h *namedHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
 	}
-	return &redactHandler{inner: h.inner.WithAttrs(out), r: h.r}
+	return h.inner.WithAttrs([]slog.Attr{slog.String("name", h.name)}).WithGroup(name)
 }
-
-func (h *redactHandler) WithGroup(name string) slog.Handler {
-	return &redactHandler{inner: h.inner.WithGroup(name), r: h.r}
-}
-
-type redactedError struct{ msg string }
-
-func (e redactedError) Error() string { return e.msg }

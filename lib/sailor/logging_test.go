@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/secrets"
 )
 
 func TestLoggerBunyanFields(t *testing.T) {
@@ -46,12 +47,14 @@ func TestLoggerBunyanFields(t *testing.T) {
 
 func TestLoggerRedactsSecrets(t *testing.T) {
 	var buf bytes.Buffer
-	r := newRedactor("testCryptoPassword")
-	r.addConfigSecrets(map[string]any{"oauth": map[string]any{"access_token": "tok-abcdef"}, "name": "plainvalue"})
-	log := slog.New(&redactHandler{inner: NewLogger(&buf, LogOptions{}).Handler(), r: r})
-	log.Info("pw testCryptoPassword", "token", "Bearer tok-abcdef", "err", errors.New("tok-abcdef leaked"), "name2", "plainvalue")
+	r := secrets.New("testCryptoPassword", `quo"te<secret>`)
+	r.AddConfig(map[string]any{"oauth": map[string]any{"access_token": "tok-abcdef"}, "name": "plainvalue"})
+	log := NewLogger(&buf, LogOptions{Secrets: r})
+	log.Info("pw testCryptoPassword", "token", "Bearer tok-abcdef", "err", errors.New("tok-abcdef leaked"), "name2", "plainvalue",
+		"any", map[string]any{"deep": []string{`a quo"te<secret> b`}})
 	out := buf.String()
-	if strings.Contains(out, "testCryptoPassword") || strings.Contains(out, "tok-abcdef") || !strings.Contains(out, "plainvalue") {
+	if strings.Contains(out, "testCryptoPassword") || strings.Contains(out, "tok-abcdef") || strings.Contains(out, `te<secret>`) ||
+		strings.Contains(out, `te\u003csecret`) || !strings.Contains(out, "plainvalue") {
 		t.Errorf("log line %s", out)
 	}
 }
@@ -75,9 +78,9 @@ func TestDebugLogShowsNoMessageValues(t *testing.T) {
 	var buf bytes.Buffer
 	w.setLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	in := map[string]any{"body": map[string]any{"first_name": "Zoë", "birth_date": "1948-06-12"}}
-	w.handle(context.Background(), inputDelivery(t, w, in, inputHeaders(), 1))
+	w.handle(context.Background(), inputDelivery(t, w, in, inputHeaders(), 1), alwaysLive)
 	out := buf.String()
-	if !strings.Contains(out, "message content") || !strings.Contains(out, "first_name") {
+	if !strings.Contains(out, "processing message") || !strings.Contains(out, "first_name") {
 		t.Fatalf("debug log lacks the message shape:\n%s", out)
 	}
 	for _, value := range []string{"Zoë", "1948-06-12"} {
@@ -97,10 +100,10 @@ func TestMessageLogLines(t *testing.T) {
 	})
 	w, _ := newTestWorker(t, testEnv(), stepData{}, fn)
 	var buf bytes.Buffer
-	w.setLogger(slog.New(&redactHandler{inner: NewLogger(&buf, LogOptions{Hostname: "h1"}).Handler(), r: w.redact}))
+	w.setLogger(NewLogger(&buf, LogOptions{Hostname: "h1", Secrets: w.secrets}))
 	h := inputHeaders()
 	h["threadId"] = "thread-" + testEnv()["ELASTICIO_MESSAGE_CRYPTO_PASSWORD"]
-	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1)); got != outcomeAck {
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1), alwaysLive); got != outcomeAck {
 		t.Fatalf("outcome %v", got)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -116,7 +119,7 @@ func TestMessageLogLines(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatal(err)
 		}
-		if rec["messageId"] != h["messageId"] || rec["parentMessageId"] != h["parentMessageId"] || rec["threadId"] != "thread-"+redacted {
+		if rec["messageId"] != h["messageId"] || rec["parentMessageId"] != h["parentMessageId"] || rec["threadId"] != "thread-"+secrets.Redacted {
 			t.Errorf("ids of %s", line)
 		}
 		names[rec["msg"].(string)] = rec["name"].(string)

@@ -20,7 +20,7 @@ type outcome int
 const (
 	outcomeAck    outcome = iota // processed; ack
 	outcomeReject                // an error event was emitted or the input is bad; reject without requeue
-	outcomeLeave                 // gave up (shutdown deadline): leave unacked so the broker redelivers it
+	outcomeLeave                 // publishing was cut short: leave unacked so that the broker redelivers it
 )
 
 func (o outcome) String() string {
@@ -34,32 +34,24 @@ func (o outcome) String() string {
 	}
 }
 
-// handle processes one input message and says how to settle it. It is the
-// one place that decides ack, reject or leave; no panic escapes it.
-func (w *worker) handle(ctx context.Context, d *amqp.Delivery) (out outcome) {
+// handle processes one input message and says how to settle it: the one
+// place that decides ack, reject or leave. live tells whether the input can
+// still be settled (its delivery's channel is open).
+func (w *worker) handle(ctx context.Context, d *amqp.Delivery, live func() bool) outcome {
 	in := readIncoming(d.Headers, nowMs())
-	ids := []slog.Attr{slog.String("threadId", in.threadID), slog.String("messageId", in.messageID),
-		slog.String("parentMessageId", in.parentMessageID)}
-	log := messageLogger(w.log, ids...)
-	defer func() {
-		if r := recover(); r != nil {
-			log.Error("panic while handling a message; rejecting it", "panic", w.redact.redact(fmt.Sprint(r)), "stack", string(debug.Stack()))
-			out = outcomeReject
-		}
-	}()
+	log := w.log.With("threadId", in.threadID, "messageId", in.messageID, "parentMessageId", in.parentMessageID)
 	msg, err := w.decode(d, in.protocolVersion)
 	if err != nil {
 		log.Error("rejecting a message that cannot be decoded", "err", err, "protocolVersion", in.protocolVersion, "bytes", len(d.Body))
 		return outcomeReject
 	}
 	if log.Enabled(ctx, slog.LevelDebug) {
-		log.Debug("processing message", "redelivered", d.Redelivered)
 		// The shape only: bodies carry patient data, which no log level shows.
-		log.Debug("message content", "body_bytes", len(msg.Body), "body_fields", bodyFields(msg.Body),
-			"headers", slices.Sorted(maps.Keys(msg.Headers)))
+		log.Debug("processing message", "redelivered", d.Redelivered, "body_bytes", len(msg.Body),
+			"body_fields", bodyFields(msg.Body), "headers", slices.Sorted(maps.Keys(msg.Headers)))
 	}
 	cfg, snapshot := w.state.forMessage()
-	x := &execution{w: w, d: d, in: in, input: msg, cfg: cfg, log: log}
+	x := &execution{w: w, d: d, in: in, input: msg, cfg: cfg, log: log, live: live}
 	execMsg := *msg
 	execMsg.Headers = maps.Clone(msg.Headers)
 	if in.replyTo != "" {
@@ -67,38 +59,33 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery) (out outcome) {
 	}
 	ex := &component.Exec{
 		Msg: &execMsg, Cfg: cfg, Snapshot: snapshot, Vars: w.state.variables, Emit: x,
-		Log: messageLogger(w.componentLog, ids...), API: w.api,
+		Log: w.componentLog.With("threadId", in.threadID, "messageId", in.messageID, "parentMessageId", in.parentMessageID),
+		API: w.api,
 	}
 	err = callFunction(ctx, w.fn, ex)
 	var rb *component.ReboundError
+	var pe *panicError
 	switch {
-	case err == nil:
-	case isReported(err):
+	case err == nil, isReported(err):
 	case errors.As(err, &rb):
 		if rErr := x.rebound(ctx, rb.Err); rErr != nil {
-			log.Error("rebound failed", "err", rErr)
-			x.errors.Add(1)
+			_ = x.fail(ctx, fmt.Errorf("rebound failed: %w", rErr))
 		}
 	default:
-		var pe *panicError
 		if errors.As(err, &pe) {
-			log.Error("function panicked", "panic", w.redact.redact(fmt.Sprint(pe.value)), "stack", pe.stack)
+			log.Error("function panicked", "panic", fmt.Sprint(pe.value), "stack", pe.stack)
 		}
-		x.errors.Add(1)
-		if pErr := x.publishError(ctx, err, true); pErr != nil {
-			log.Error("publish error event", "err", pErr)
-		}
+		_ = x.fail(ctx, err)
 	}
 	x.finish()
-	// The one info line of a message: its outcome, with the ids (log) and
-	// how long it took.
+	// The one info line of a message: its outcome, and how long it took.
 	took := slog.Int64("durationMs", nowMs()-in.start)
 	redelivered := slog.Bool("redelivered", d.Redelivered)
 	switch {
-	case x.aborted.Load():
+	case x.abandoned.Load():
 		log.LogAttrs(ctx, slog.LevelWarn, "message left unacknowledged: publishing was cut short", redelivered, took)
 		return outcomeLeave
-	case x.errors.Load() > 0:
+	case x.failed.Load():
 		log.LogAttrs(ctx, slog.LevelInfo, "message processed with errors; rejecting it", redelivered, took)
 		return outcomeReject
 	default:
@@ -115,18 +102,14 @@ func (w *worker) decode(d *amqp.Delivery, version int) (*component.Message, erro
 		return nil, err
 	}
 	var msg component.Message
-	// UnmarshalJSON checks the JSON itself: json.Unmarshal would first scan
-	// the whole input twice more. A failure is decoded again by
-	// json.Unmarshal for its error, worded as before.
-	if msg.UnmarshalJSON(plain) != nil {
-		if err := json.Unmarshal(plain, &msg); err != nil {
-			return nil, err
-		}
+	if err := json.Unmarshal(plain, &msg); err != nil {
+		return nil, err
 	}
 	return &msg, nil
 }
 
-// callFunction runs the function, turning a panic into an error.
+// callFunction runs the function; a panic becomes an error, so that no
+// panic of a function stops the worker.
 func callFunction(ctx context.Context, fn component.Function, ex *component.Exec) (err error) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -12,41 +12,53 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// publisher sends one message to the exchange and reports whether the broker
-// confirmed (acked) it. The worker's retry policy sits on top (publish). It
-// keeps no reference to msg.Body once publishOnce returns: the caller reuses
-// the buffer.
+// publisher sends one message to the exchange and returns nil once the broker
+// confirmed it. The worker's retry policy sits on top (publish).
 type publisher interface {
-	publishOnce(ctx context.Context, routingKey string, msg amqp.Publishing) (acked bool, err error)
-	close() error
+	publishOnce(ctx context.Context, routingKey string, msg amqp.Publishing) error
 }
 
-// publish sends msg and waits for the broker's confirm. A nack or a failed
-// attempt is retried after min(delay·2^i, max) with header retry=i, forever
-// unless ELASTICIO_AMQP_PUBLISH_RETRY_ATTEMPTS limits the attempts. It gives
-// up only when ctx ends.
-func (w *worker) publish(ctx context.Context, routingKey string, msg amqp.Publishing, log *slog.Logger) error {
+var (
+	// errUnpublishable marks a message that no retry can publish: the
+	// protocol cannot carry its routing key or headers, or it is too large.
+	errUnpublishable = errors.New("the message cannot be published")
+	// errAbandoned says the input's delivery channel closed before its
+	// event was published: the broker redelivers the input, so the event is
+	// left to the copy.
+	errAbandoned    = errors.New("the input's channel closed before this event was published; the broker redelivers the input")
+	errNacked       = errors.New("broker nacked the message")
+	errNotConnected = errors.New("the write connection is being reopened")
+)
+
+// publish sends msg and waits for the broker's confirm. What may succeed
+// later is retried after min(delay·2^i, max) with header retry=i, forever
+// unless ELASTICIO_AMQP_PUBLISH_RETRY_ATTEMPTS limits the attempts: a nack
+// (a full next queue), a closed channel or connection (being reopened). An
+// unpublishable message is not retried. Before each attempt live tells
+// whether the input can still be settled; once it cannot, the publish is
+// abandoned (errAbandoned).
+func (w *worker) publish(ctx context.Context, routingKey string, msg amqp.Publishing, log *slog.Logger, live func() bool) error {
 	s := &w.settings
 	for i := 0; ; i++ {
+		if !live() {
+			return errAbandoned
+		}
 		if i > 0 {
-			h := maps.Clone(msg.Headers)
-			if h == nil {
-				h = amqp.Table{}
+			msg.Headers = maps.Clone(msg.Headers)
+			if msg.Headers == nil {
+				msg.Headers = amqp.Table{}
 			}
-			h["retry"] = int64(i)
-			msg.Headers = h
+			msg.Headers["retry"] = int64(i)
 		}
-		acked, err := w.pub.publishOnce(ctx, routingKey, msg)
-		if err == nil && acked {
+		err := w.pub.publishOnce(ctx, routingKey, msg)
+		switch {
+		case err == nil:
 			return nil
-		}
-		if err == nil {
-			err = errors.New("broker nacked the message")
-		}
-		if ctx.Err() != nil {
+		case errors.Is(err, errUnpublishable):
+			return err
+		case ctx.Err() != nil:
 			return fmt.Errorf("publish to %q: %w", routingKey, ctx.Err())
-		}
-		if s.PublishRetryAttempts > 0 && i+1 >= s.PublishRetryAttempts {
+		case s.PublishRetryAttempts > 0 && i+1 >= s.PublishRetryAttempts:
 			return fmt.Errorf("publish to %q after %d attempts: %w", routingKey, i+1, err)
 		}
 		delay := backoff(s.PublishRetryDelay, s.PublishMaxRetryDelay, i+1)
@@ -95,73 +107,97 @@ func (w *worker) properties(headers amqp.Table, body []byte) amqp.Publishing {
 	}
 }
 
-// amqpPublisher publishes on one confirm channel of the write connection. A
-// lost channel or connection is reopened on the next attempt.
+// amqpPublisher publishes on the confirm channel the link hands it (none
+// while the write side is being reopened).
 type amqpPublisher struct {
-	mu       sync.Mutex
-	dial     func() (*amqp.Connection, error)
 	exchange string
-	conn     *amqp.Connection
+	mu       sync.Mutex
 	ch       *amqp.Channel
-	log      *slog.Logger
+	frameMax int
 }
 
-func (p *amqpPublisher) channel() (*amqp.Channel, error) {
+// use sets the confirm channel and the connection's negotiated frame size.
+func (p *amqpPublisher) use(ch *amqp.Channel, frameMax int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.ch != nil && !p.ch.IsClosed() {
-		return p.ch, nil
-	}
-	if p.conn == nil || p.conn.IsClosed() {
-		if p.conn != nil {
-			p.log.Warn("write connection lost; reconnecting")
-		}
-		conn, err := p.dial()
-		if err != nil {
-			return nil, fmt.Errorf("open write connection: %w", err)
-		}
-		p.conn = conn
-	}
-	ch, err := p.conn.Channel()
-	if err != nil {
-		_ = p.conn.Close()
-		p.conn = nil
-		return nil, fmt.Errorf("open publish channel: %w", err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		_ = ch.Close()
-		return nil, fmt.Errorf("confirm mode: %w", err)
-	}
-	p.ch = ch
-	return ch, nil
+	p.ch, p.frameMax = ch, frameMax
 }
 
-func (p *amqpPublisher) publishOnce(ctx context.Context, key string, msg amqp.Publishing) (bool, error) {
-	ch, err := p.channel()
-	if err != nil {
-		return false, err
+func (p *amqpPublisher) publishOnce(ctx context.Context, key string, msg amqp.Publishing) error {
+	p.mu.Lock()
+	ch, frameMax := p.ch, p.frameMax
+	p.mu.Unlock()
+	if err := publishable(key, msg, frameMax); err != nil {
+		return err
+	}
+	if ch == nil || ch.IsClosed() {
+		return errNotConnected
 	}
 	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, p.exchange, key, true, false, msg)
 	if err != nil {
-		return false, err
+		return err
 	}
-	return dc.WaitContext(ctx)
+	acked, err := dc.WaitContext(ctx)
+	switch {
+	case err != nil:
+		return err
+	case !acked && ch.IsClosed():
+		return fmt.Errorf("the channel closed before the broker confirmed the message: %w", amqp.ErrClosed)
+	case !acked:
+		return errNacked
+	}
+	return nil
 }
 
-func (p *amqpPublisher) close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var errs []error
-	if p.ch != nil {
-		if err := p.ch.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
-			errs = append(errs, err)
+// publishable refuses what the AMQP client cannot encode or the broker
+// cannot take, before a frame is written (a failed frame write closes the
+// whole connection): routing keys and header names are short strings
+// (255 bytes), header values must be of AMQP field types, and the header
+// frame must fit the negotiated frame size.
+func publishable(key string, msg amqp.Publishing, frameMax int) error {
+	if len(key) > 255 {
+		return fmt.Errorf("%w: its routing key is %d bytes long (at most 255)", errUnpublishable, len(key))
+	}
+	for k := range msg.Headers {
+		if len(k) > 255 {
+			return fmt.Errorf("%w: a header name is %d bytes long (at most 255)", errUnpublishable, len(k))
 		}
 	}
-	if p.conn != nil {
-		if err := p.conn.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) {
-			errs = append(errs, err)
+	if err := msg.Headers.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUnpublishable, err)
+	}
+	for _, v := range []string{msg.ContentType, msg.ContentEncoding, msg.CorrelationId, msg.ReplyTo,
+		msg.Expiration, msg.MessageId, msg.Type, msg.UserId, msg.AppId} {
+		if len(v) > 255 {
+			return fmt.Errorf("%w: a property is %d bytes long (at most 255)", errUnpublishable, len(v))
 		}
 	}
-	p.ch, p.conn = nil, nil
-	return errors.Join(errs...)
+	// The properties besides the headers take at most 14 short strings.
+	if size := fieldSize(msg.Headers) + 14*256 + 64; frameMax > 0 && size > frameMax {
+		return fmt.Errorf("%w: its headers take about %d bytes, over the frame size %d", errUnpublishable, size, frameMax)
+	}
+	return nil
+}
+
+// fieldSize is an upper bound of the encoded size of an AMQP field value.
+func fieldSize(v any) int {
+	switch t := v.(type) {
+	case string:
+		return 5 + len(t)
+	case []byte:
+		return 5 + len(t)
+	case amqp.Table:
+		n := 5
+		for k, x := range t {
+			n += 1 + len(k) + fieldSize(x)
+		}
+		return n
+	case []any:
+		n := 5
+		for _, x := range t {
+			n += fieldSize(x)
+		}
+		return n
+	}
+	return 9 // numbers, booleans, times, decimals, nil
 }

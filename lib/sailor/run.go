@@ -2,7 +2,7 @@
 // replacement for the official Node.js sailor. It consumes the step's queue,
 // decrypts each message, runs the step's component.Function and publishes
 // the events it emits, with the official sailor's wire format (see
-// docs/sailor-protocol.md). Run is the message mode, RunService the one-shot
+// docs/protocol.md). Run is the message mode, RunService the one-shot
 // service calls.
 package sailor
 
@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/secrets"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"golang.org/x/time/rate"
 )
 
 var timeNow = time.Now
@@ -26,7 +28,8 @@ var timeNow = time.Now
 type Deps struct {
 	Functions    map[string]component.Function // by ELASTICIO_FUNCTION name
 	API          component.APIProvider         // handed to functions as Exec.API
-	Logger       *slog.Logger                  // default: NewLogger(os.Stdout, …)
+	Logger       *slog.Logger                  // default: NewLogger(os.Stdout, …) through Secrets
+	Secrets      *secrets.Redactor             // every secret the process knows; default: the settings'
 	HTTPClient   *http.Client                  // for the platform API; default: 15 s timeout
 	Hostname     string                        // names the AMQP connections; default os.Hostname()
 	DrainTimeout time.Duration                 // graceful shutdown bound; default 30 s
@@ -37,33 +40,35 @@ const DefaultDrainTimeout = 30 * time.Second
 
 // worker is the state of one sailor process.
 type worker struct {
-	settings         Settings
-	deps             Deps
-	hostname         string
-	log              *slog.Logger // the sailor's; set with setLogger
-	componentLog     *slog.Logger // log named "component", for functions
-	redact           *redactor
-	cipher           *Cipher
-	platform         *platform
-	api              component.APIProvider
-	fn               component.Function
-	state            *stepState
-	pub              publisher
-	tracker          *tracker
-	jobs             chan job // to idle message handlers
-	dataThrottle     *throttle
-	errorThrottle    *throttle
-	snapshotThrottle *throttle
-	drainTimeout     time.Duration
-	identityHeaders  amqp.Table      // see identityHeaders
-	extraHeaders     amqp.Table      // see extraHeaders
-	msgCtx           context.Context // messages outlive SIGTERM, up to the drain timeout
-	msgCancel        context.CancelFunc
+	settings        Settings
+	deps            Deps
+	hostname        string
+	log             *slog.Logger // the sailor's
+	componentLog    *slog.Logger // named "component", for functions
+	secrets         *secrets.Redactor
+	cipher          *Cipher
+	platform        *platform
+	api             component.APIProvider
+	fn              component.Function
+	state           *stepState
+	pub             publisher
+	tracker         *tracker
+	dataLimiter     *rate.Limiter // nil: no limit
+	errorLimiter    *rate.Limiter
+	snapshotLimiter *rate.Limiter
+	drainTimeout    time.Duration
+	identityHeaders amqp.Table      // see identityHeaders
+	extraHeaders    amqp.Table      // see extraHeaders
+	msgCtx          context.Context // messages outlive SIGTERM, up to the drain timeout
+	msgCancel       context.CancelFunc
 }
 
 func newWorker(s Settings, d Deps) (*worker, error) {
-	w := &worker{settings: s, deps: d, api: d.API, hostname: d.Hostname, drainTimeout: d.DrainTimeout}
-	w.redact = newRedactor(s.secrets()...)
+	w := &worker{settings: s, deps: d, api: d.API, hostname: d.Hostname, drainTimeout: d.DrainTimeout, secrets: d.Secrets}
+	if w.secrets == nil {
+		w.secrets = secrets.New()
+	}
+	w.secrets.Add(s.Secrets()...)
 	w.identityHeaders, w.extraHeaders = identityHeaders(&s), extraHeaders(&s)
 	if w.hostname == "" {
 		h, err := os.Hostname()
@@ -72,11 +77,13 @@ func newWorker(s Settings, d Deps) (*worker, error) {
 		}
 		w.hostname = h
 	}
-	base := d.Logger
-	if base == nil {
-		base = NewLogger(os.Stdout, s.LogOptions(w.hostname))
+	w.log = d.Logger
+	if w.log == nil {
+		o := s.LogOptions(w.hostname)
+		o.Secrets = w.secrets
+		w.log = NewLogger(os.Stdout, o)
 	}
-	w.setLogger(slog.New(&redactHandler{inner: base.Handler(), r: w.redact}))
+	w.setLogger(w.log)
 	if w.drainTimeout <= 0 {
 		w.drainTimeout = DefaultDrainTimeout
 	}
@@ -92,16 +99,31 @@ func newWorker(s Settings, d Deps) (*worker, error) {
 	w.cipher = c
 	w.state = newStepState(stepData{})
 	w.tracker = newTracker(w.log)
-	w.jobs = make(chan job)
-	w.dataThrottle = newThrottle(s.DataRateLimit, s.RateInterval)
-	w.errorThrottle = newThrottle(s.ErrorRateLimit, s.RateInterval)
-	w.snapshotThrottle = newThrottle(s.SnapshotRateLimit, s.RateInterval)
+	w.dataLimiter = newLimiter(s.DataRateLimit, s.RateInterval)
+	w.errorLimiter = newLimiter(s.ErrorRateLimit, s.RateInterval)
+	w.snapshotLimiter = newLimiter(s.SnapshotRateLimit, s.RateInterval)
 	w.msgCtx, w.msgCancel = context.WithCancel(context.Background())
 	return w, nil
 }
 
-// setLogger sets the worker's logger and the functions' logger derived from
-// it (made once: a message's logger only adds the message's ids).
+// newLimiter lets limit events start per interval, in bursts of up to limit
+// (the official sailor's client-side throttle); nil when there is no limit.
+func newLimiter(limit int, interval time.Duration) *rate.Limiter {
+	if limit <= 0 || interval <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Every(interval/time.Duration(limit)), limit)
+}
+
+// waitLimiter waits for l's permission; a nil l never waits.
+func waitLimiter(ctx context.Context, l *rate.Limiter) error {
+	if l == nil {
+		return nil
+	}
+	return l.Wait(ctx)
+}
+
+// setLogger sets the worker's logger and the functions' logger made from it.
 func (w *worker) setLogger(l *slog.Logger) {
 	w.log, w.componentLog = l, l.With("name", "component")
 }
@@ -134,26 +156,22 @@ func Run(ctx context.Context, s Settings, d Deps) error {
 	return w.run(ctx)
 }
 
+// run is the startup order of the protocol: connect both sides, GET the
+// step, run the hooks, consume; then the link serves until shutdown.
 func (w *worker) run(ctx context.Context) error {
+	l := &link{w: w}
+	defer l.close()
 	readConn, err := w.dial(ctx, "read")
 	if err != nil {
 		return w.connectFailed(ctx, err)
 	}
-	defer readConn.Close()
-	ap := &amqpPublisher{exchange: w.settings.PublishMessagesTo, log: w.log,
-		dial: func() (*amqp.Connection, error) { return w.dial(w.msgCtx, "write") }}
-	if _, err := ap.channel(); err != nil {
+	l.readConn = readConn
+	ap := &amqpPublisher{exchange: w.settings.PublishMessagesTo}
+	w.pub = ap
+	if err := l.openWrite(ctx, ap); err != nil {
 		return w.connectFailed(ctx, err)
 	}
-	w.pub = ap
-	defer func() {
-		if err := w.pub.close(); err != nil {
-			w.log.Warn("close write connection", "err", err)
-		}
-	}()
-
-	sess, err := w.prepare(ctx, readConn)
-	if err != nil {
+	if err := w.prepare(ctx); err != nil {
 		if ctx.Err() != nil {
 			w.log.Info("shutdown requested during startup")
 			return nil
@@ -162,12 +180,13 @@ func (w *worker) run(ctx context.Context) error {
 	}
 	if ctx.Err() != nil {
 		w.log.Info("shutdown requested during startup")
-		sess.close()
 		return nil
 	}
+	if err := l.consume(1); err != nil {
+		return w.initFailed(err)
+	}
 	w.log.Info("Fully initialized and waiting for messages")
-	err = w.supervise(ctx, sess)
-	if err != nil {
+	if err := l.serve(ctx); err != nil {
 		w.log.Log(ctx, LevelFatal, "cannot keep consuming; exiting", "err", err)
 		return err
 	}
@@ -176,24 +195,21 @@ func (w *worker) run(ctx context.Context) error {
 }
 
 // prepare is the startup after connecting: GET the step, find the function,
-// run the hooks, start consuming.
-func (w *worker) prepare(ctx context.Context, readConn *amqp.Connection) (*session, error) {
+// run the hooks.
+func (w *worker) prepare(ctx context.Context) error {
 	step, err := w.platform.getStep(ctx, w.settings.FlowID, w.settings.StepID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	w.state = newStepState(step)
-	w.redact.addConfigSecrets(step.Config)
+	w.secrets.AddConfig(step.Config)
 	if w.fn, err = w.function(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := w.startupHooks(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	return w.consumeOn(readConn, 1)
+	return ctx.Err()
 }
 
 func (w *worker) connectFailed(ctx context.Context, err error) error {
@@ -210,12 +226,12 @@ func (w *worker) initFailed(err error) error {
 	w.log.Log(context.Background(), LevelFatal, "initialization failed", "err", err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p := errorPayload{Error: w.cipher.encryptBase64(errorJSON(err, w.redact))}
-	body, mErr := json.Marshal(p)
+	body, mErr := json.Marshal(w.errorPayload(err, ""))
 	if mErr != nil {
 		return errors.Join(err, mErr)
 	}
-	if pErr := w.publish(ctx, w.settings.ErrorRoutingKey, w.properties(w.initErrorHeaders(), body), w.log); pErr != nil {
+	always := func() bool { return true }
+	if pErr := w.publish(ctx, w.settings.ErrorRoutingKey, w.properties(w.initErrorHeaders(), body), w.log, always); pErr != nil {
 		w.log.Error("report initialization error", "err", pErr)
 	}
 	return err

@@ -16,16 +16,17 @@ import (
 	"time"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/secrets"
 )
 
-// Service methods the platform calls (`runService.js <method>` in N).
+// Service methods the platform calls (`runService.js <method>` in the official sailor).
 const (
 	MethodVerifyCredentials = "verifyCredentials"
 	MethodGetMetaModel      = "getMetaModel"
 	MethodSelectModel       = "selectModel"
 )
 
-// ServiceSettings is the environment of service mode (§1.2).
+// ServiceSettings is the environment of service mode (docs/protocol.md).
 type ServiceSettings struct {
 	PostResultURL   string
 	Cfg             component.Config
@@ -68,7 +69,7 @@ func LoadServiceSettings(getenv func(string) string) ServiceSettings {
 	if raw == "" {
 		s.CfgErr = errors.New("ELASTICIO_CFG is missing")
 	} else if err := json.Unmarshal([]byte(raw), &cfg); err != nil || cfg == nil {
-		s.CfgErr = errors.New("Unable to parse CFG") //nolint:staticcheck // N's wording
+		s.CfgErr = errors.New("Unable to parse CFG") //nolint:staticcheck // the official wording
 	}
 	s.Cfg = cfg
 	return s
@@ -84,9 +85,10 @@ func (s ServiceSettings) LogOptions(hostname string) LogOptions {
 type ServiceDeps struct {
 	// VerifyCredentials checks cfg's credential and returns the organisation it reaches.
 	VerifyCredentials func(ctx context.Context, cfg component.Config) (organization string, err error)
-	ComponentJSON     []byte       // component.json, for getMetaModel
-	Logger            *slog.Logger // default: NewLogger(os.Stdout, …)
-	HTTPClient        *http.Client // posts the result; default: 15 s timeout
+	ComponentJSON     []byte            // component.json, for getMetaModel
+	Logger            *slog.Logger      // default: NewLogger(os.Stdout, …) through Secrets
+	Secrets           *secrets.Redactor // every secret the process knows; default: the settings'
+	HTTPClient        *http.Client      // posts the result; default: 15 s timeout
 }
 
 // serviceResult is what is POSTed to ELASTICIO_POST_RESULT_URL.
@@ -100,14 +102,20 @@ type serviceResult struct {
 // the post with HTTP 200.
 func RunService(ctx context.Context, method string, getenv func(string) string, d ServiceDeps) error {
 	s := LoadServiceSettings(getenv)
-	r := newRedactor(s.APIKey)
-	r.addConfigSecrets(map[string]any(s.Cfg))
-	base := d.Logger
-	if base == nil {
-		host, _ := os.Hostname()
-		base = NewLogger(os.Stdout, s.LogOptions(host))
+	r := d.Secrets
+	if r == nil {
+		r = secrets.New()
 	}
-	log := slog.New(&redactHandler{inner: base.Handler(), r: r}).With("method", method)
+	r.Add(s.APIKey)
+	r.AddConfig(map[string]any(s.Cfg))
+	log := d.Logger
+	if log == nil {
+		host, _ := os.Hostname()
+		o := s.LogOptions(host)
+		o.Secrets = r
+		log = NewLogger(os.Stdout, o)
+	}
+	log = log.With("method", method)
 	if s.PostResultURL == "" {
 		err := errors.New("ELASTICIO_POST_RESULT_URL is missing")
 		log.Log(ctx, LevelFatal, "cannot run service call", "err", err)
@@ -117,7 +125,7 @@ func RunService(ctx context.Context, method string, getenv func(string) string, 
 	result := serviceResult{Status: "success", Data: data}
 	if err != nil {
 		log.Error("service call failed", "err", err)
-		result = serviceResult{Status: "error", Data: map[string]string{"message": r.redact(err.Error())}}
+		result = serviceResult{Status: "error", Data: map[string]string{"message": r.String(err.Error())}}
 	}
 	hc := d.HTTPClient
 	if hc == nil {
@@ -131,7 +139,7 @@ func RunService(ctx context.Context, method string, getenv func(string) string, 
 	return nil
 }
 
-func serviceCall(ctx context.Context, method string, s ServiceSettings, d ServiceDeps, r *redactor) (any, error) {
+func serviceCall(ctx context.Context, method string, s ServiceSettings, d ServiceDeps, r *secrets.Redactor) (any, error) {
 	switch method {
 	case MethodVerifyCredentials, MethodGetMetaModel, MethodSelectModel:
 	default:
@@ -163,7 +171,7 @@ func serviceCall(ctx context.Context, method string, s ServiceSettings, d Servic
 		}
 		org, err := d.VerifyCredentials(ctx, s.Cfg)
 		if err != nil {
-			return map[string]any{"verified": false, "reason": r.redact(err.Error())}, nil
+			return map[string]any{"verified": false, "reason": r.String(err.Error())}, nil
 		}
 		return map[string]any{"verified": true, "organization": org}, nil
 	case MethodGetMetaModel:

@@ -166,8 +166,8 @@ func (e envError) Error() string {
 
 func (e envError) Unwrap() []error { return e }
 
-// secrets returns the values that must never appear in logs or messages.
-func (s Settings) secrets() []string {
+// Secrets returns the values of the settings that must never appear in logs or messages.
+func (s Settings) Secrets() []string {
 	return []string{s.CryptoPassword, s.APIKey}
 }
 
@@ -176,7 +176,7 @@ type envReader struct {
 	errs   []error
 }
 
-// number follows N: parseInt(v) || default. Negative values are refused.
+// number follows the official sailor: parseInt(v) || default. Negative values are refused.
 func (e *envReader) number(name string, def int) int {
 	n, ok := jsParseInt(e.getenv(name))
 	if !ok || n == 0 {
@@ -193,7 +193,7 @@ func (e *envReader) millis(name string, def int) time.Duration {
 	return time.Duration(e.number(name, def)) * time.Millisecond
 }
 
-// boolean follows N: unset → default, "" or "false" → false, else true.
+// boolean follows the official sailor: unset → default, "" or "false" → false, else true.
 // An empty value cannot be told from an unset one here, so it gives the default.
 func (e *envReader) boolean(name string, def bool) bool {
 	switch v := e.getenv(name); v {

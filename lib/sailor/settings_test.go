@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// testEnv is the environment of N's integration helpers.
+// testEnv is the environment of the official sailor's integration helpers.
 func testEnv() map[string]string {
 	return map[string]string{
 		"ELASTICIO_FLOW_ID": "5559edd38968ec0736000003", "ELASTICIO_STEP_ID": "step_1",

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/secrets"
 	"github.com/google/uuid"
 )
 
@@ -65,12 +66,12 @@ func (s *stepState) mergeSnapshot(delta map[string]json.RawMessage) {
 }
 
 // mergeConfig shallow-merges updated credential keys into the config.
-func (s *stepState) mergeConfig(keys json.RawMessage, r *redactor) {
+func (s *stepState) mergeConfig(keys json.RawMessage, r *secrets.Redactor) {
 	var obj map[string]any
 	if err := json.Unmarshal(keys, &obj); err != nil || obj == nil {
 		return
 	}
-	r.addConfigSecrets(obj)
+	r.AddConfig(obj)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, v := range obj {

@@ -33,7 +33,7 @@ func TestHandleDataHeadersAndProperties(t *testing.T) {
 		}
 		w, fp := newTestWorker(t, env, stepData{}, emitData(`{"hai":"there"}`, map[string]any{"x-custom-component-header": "123_abc"}))
 		d := inputDelivery(t, w, defaultInput(), inputHeaders(), version)
-		if got := w.handle(context.Background(), d); got != outcomeAck {
+		if got := w.handle(context.Background(), d, alwaysLive); got != outcomeAck {
 			t.Fatalf("v%d: outcome %v, want ack", version, got)
 		}
 		out := fp.byKey("P:routing_key:message")
@@ -85,7 +85,7 @@ func TestHandleFreshMessageIDPerEmit(t *testing.T) {
 		return nil
 	})
 	w, fp := newTestWorker(t, testEnv(), stepData{}, fn)
-	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), inputHeaders(), 1))
+	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), inputHeaders(), 1), alwaysLive)
 	ids := map[any]bool{}
 	for _, p := range fp.all() {
 		ids[p.msg.Headers["messageId"]] = true
@@ -111,7 +111,7 @@ func TestHandleMetaReplyToAndAdditionalHeaders(t *testing.T) {
 	h["unrelated"] = "dropped"
 	delete(h, "threadId")
 	h["x-eio-meta-trace-id"] = "trace-7"
-	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1))
+	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1), alwaysLive)
 	if seen["reply_to"] != "reply-key" {
 		t.Errorf("msg.headers.reply_to = %v", seen["reply_to"])
 	}
@@ -128,7 +128,7 @@ func TestHandleMetaReplyToAndAdditionalHeaders(t *testing.T) {
 
 func TestHandleRoutingKeyOverride(t *testing.T) {
 	w, fp := newTestWorker(t, testEnv(), stepData{}, emitData(`{}`, map[string]any{"X-EIO-Routing-Key": "custom", "keep": "1"}))
-	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), inputHeaders(), 1))
+	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), inputHeaders(), 1), alwaysLive)
 	out := fp.byKey("custom")
 	if len(out) != 1 {
 		t.Fatalf("published %v", fp.all())
@@ -146,7 +146,7 @@ func TestHandlePassthrough(t *testing.T) {
 		env := testEnv()
 		env["ELASTICIO_STEP_ID"] = "step_2"
 		w, fp := newTestWorker(t, env, stepData{IsPassthrough: true}, emitData(`{"hai":"there","id":"someId"}`, map[string]any{"x-custom-component-header": "123_abc"}))
-		w.handle(context.Background(), inputDelivery(t, w, input, amqp.Table{"stepId": "step_1"}, 1))
+		w.handle(context.Background(), inputDelivery(t, w, input, amqp.Table{"stepId": "step_1"}, 1), alwaysLive)
 		pt := decodeData(t, w, fp.all()[0])["passthrough"].(map[string]any)
 		got, _ := json.Marshal(pt)
 		want := `{"step_2":{"body":{"hai":"there","id":"someId"},"headers":{"x-custom-component-header":"123_abc"},"id":"f45be600-f770-11e6-b42d-b187bfbf19fd"},"step_oth":{"body":{"kept":true}}}`
@@ -159,7 +159,7 @@ func TestHandlePassthrough(t *testing.T) {
 		env["ELASTICIO_STEP_ID"] = "step_2"
 		env["ELASTICIO_NO_SELF_PASSTRHOUGH"] = "true"
 		w, fp := newTestWorker(t, env, stepData{IsPassthrough: true}, emitData(`{}`, nil))
-		w.handle(context.Background(), inputDelivery(t, w, input, amqp.Table{"stepId": "step_1", "reply_to": "r"}, 1))
+		w.handle(context.Background(), inputDelivery(t, w, input, amqp.Table{"stepId": "step_1", "reply_to": "r"}, 1), alwaysLive)
 		got, _ := json.Marshal(decodeData(t, w, fp.byKey("P:routing_key:message")[0])["passthrough"])
 		want := `{"step_1":{"body":{"b":1},"headers":{"h":"1"}},"step_oth":{"body":{"kept":true}}}`
 		if string(got) != want {
@@ -168,7 +168,7 @@ func TestHandlePassthrough(t *testing.T) {
 	})
 	t.Run("off", func(t *testing.T) {
 		w, fp := newTestWorker(t, testEnv(), stepData{}, emitData(`{}`, nil))
-		w.handle(context.Background(), inputDelivery(t, w, input, nil, 1))
+		w.handle(context.Background(), inputDelivery(t, w, input, nil, 1), alwaysLive)
 		if _, ok := decodeData(t, w, fp.all()[0])["passthrough"]; ok {
 			t.Error("passthrough added while is_passthrough is false")
 		}
@@ -184,7 +184,7 @@ func TestHandleSizeLimit(t *testing.T) {
 		return emitErr
 	})
 	w, fp := newTestWorker(t, env, stepData{}, fn)
-	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1)); got != outcomeReject {
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive); got != outcomeReject {
 		t.Errorf("outcome %v, want reject", got)
 	}
 	if len(fp.byKey("P:routing_key:message")) != 0 {
@@ -219,7 +219,7 @@ func TestHandleErrorPayload(t *testing.T) {
 	h := inputHeaders()
 	h["reply_to"] = "reply-key"
 	d := inputDelivery(t, w, defaultInput(), h, 2)
-	if got := w.handle(context.Background(), d); got != outcomeReject {
+	if got := w.handle(context.Background(), d, alwaysLive); got != outcomeReject {
 		t.Fatalf("outcome %v, want reject", got)
 	}
 	errs := fp.byKey("P:routing_key:error")
@@ -255,7 +255,7 @@ func TestHandleErrorPayload(t *testing.T) {
 	env := testEnv()
 	env["ELASTICIO_NO_ERROR_REPLIES"] = "true"
 	w, fp = newTestWorker(t, env, stepData{}, fail)
-	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1))
+	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1), alwaysLive)
 	if len(fp.byKey("reply-key")) != 0 {
 		t.Error("error replied with NO_ERROR_REPLIES")
 	}
@@ -264,7 +264,7 @@ func TestHandleErrorPayload(t *testing.T) {
 func TestErrorInputV1IsTheContent(t *testing.T) {
 	w, fp := newTestWorker(t, testEnv(), stepData{}, component.FunctionFunc(func(context.Context, *component.Exec) error { return errors.New("x") }))
 	d := inputDelivery(t, w, defaultInput(), nil, 1)
-	w.handle(context.Background(), d)
+	w.handle(context.Background(), d, alwaysLive)
 	var payload errorPayload
 	_ = json.Unmarshal(fp.all()[0].msg.Body, &payload)
 	if payload.ErrorInput != string(d.Body) {
@@ -292,7 +292,7 @@ func TestHandleRebound(t *testing.T) {
 		}
 		d := inputDelivery(t, w, defaultInput(), h, 1)
 		d.Priority = 3
-		if got := w.handle(context.Background(), d); got != outcomeAck {
+		if got := w.handle(context.Background(), d, alwaysLive); got != outcomeAck {
 			t.Errorf("%v: outcome %v, want ack", c.in, got)
 		}
 		out := fp.byKey("P:routing_key:rebound")
@@ -308,7 +308,7 @@ func TestHandleRebound(t *testing.T) {
 	w, fp := newTestWorker(t, testEnv(), stepData{}, rebound)
 	h := inputHeaders()
 	h["reboundIteration"] = int64(20)
-	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1)); got != outcomeAck {
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1), alwaysLive); got != outcomeAck {
 		t.Errorf("limit exceeded: outcome %v, want ack", got)
 	}
 	errs := fp.byKey("P:routing_key:error")
@@ -335,7 +335,7 @@ func TestHandleBadInputRejectedWithoutPublishing(t *testing.T) {
 		if name == "v2 as raw" {
 			h["protocolVersion"] = "2"
 		}
-		if got := w.handle(context.Background(), &amqp.Delivery{Body: body, Headers: h}); got != outcomeReject {
+		if got := w.handle(context.Background(), &amqp.Delivery{Body: body, Headers: h}, alwaysLive); got != outcomeReject {
 			t.Errorf("%s: outcome %v, want reject", name, got)
 		}
 	}
@@ -346,7 +346,7 @@ func TestHandleBadInputRejectedWithoutPublishing(t *testing.T) {
 
 func TestHandlePanicBecomesErrorEvent(t *testing.T) {
 	w, fp := newTestWorker(t, testEnv(), stepData{}, component.FunctionFunc(func(context.Context, *component.Exec) error { panic("boom") }))
-	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1)); got != outcomeReject {
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive); got != outcomeReject {
 		t.Errorf("outcome %v, want reject", got)
 	}
 	errs := fp.byKey("P:routing_key:error")
@@ -367,7 +367,7 @@ func TestHandleHTTPReply(t *testing.T) {
 	w, fp := newTestWorker(t, env, stepData{}, fn)
 	h := inputHeaders()
 	h["reply_to"] = "Prequest_reply_routing_key"
-	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1)); got != outcomeAck {
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), h, 1), alwaysLive); got != outcomeAck {
 		t.Fatalf("outcome %v", got)
 	}
 	out := fp.byKey("Prequest_reply_routing_key")
@@ -379,7 +379,7 @@ func TestHandleHTTPReply(t *testing.T) {
 	}
 	// Without reply_to: an error event and a reject.
 	w, fp = newTestWorker(t, env, stepData{}, fn)
-	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1)); got != outcomeReject {
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive); got != outcomeReject {
 		t.Errorf("outcome %v, want reject", got)
 	}
 	if len(fp.byKey("P:routing_key:error")) != 1 {
@@ -402,8 +402,8 @@ func TestHandleSnapshots(t *testing.T) {
 		return nil
 	})
 	w, fp := newTestWorker(t, testEnv(), stepData{Snapshot: json.RawMessage(`{"lastModifiedDate":123456789}`)}, fn)
-	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1))
-	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1))
+	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive)
+	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive)
 	if refused == nil {
 		t.Error("$set accepted")
 	}
@@ -446,10 +446,10 @@ func TestHandleUpdateKeys(t *testing.T) {
 		return ex.Emit.UpdateKeys(ctx, json.RawMessage(`{"access_token":"new-token-123"}`))
 	})
 	w, fp := newTestWorker(t, env, stepData{Config: map[string]any{"_account": "acc1", "access_token": "old-token-000"}}, fn)
-	if out := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1)); out != outcomeAck {
+	if out := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive); out != outcomeAck {
 		t.Errorf("outcome %v", out)
 	}
-	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1))
+	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive)
 	if len(got) < 1 || got[0] != `PUT /v1/accounts/acc1 test@test.com:5559edd {"keys":{"access_token":"new-token-123"}}` {
 		t.Errorf("requests %q", got)
 	}
@@ -457,7 +457,7 @@ func TestHandleUpdateKeys(t *testing.T) {
 		t.Errorf("cfg not refreshed: %s", cfgs[1])
 	}
 	status = http.StatusInternalServerError
-	if out := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1)); out != outcomeReject {
+	if out := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive); out != outcomeReject {
 		t.Errorf("failed updateKeys: outcome %v, want reject", out)
 	}
 	errs := fp.byKey("P:routing_key:error")
@@ -475,7 +475,7 @@ func TestEmitAfterReturnIsRefused(t *testing.T) {
 		late = ex.Emit
 		return nil
 	}))
-	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1))
+	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive)
 	if err := late.Data(context.Background(), &component.Message{}); !errors.Is(err, errEnded) {
 		t.Errorf("late emit: %v", err)
 	}
@@ -489,7 +489,7 @@ func TestPublishRetriesNacksWithRetryHeader(t *testing.T) {
 	env["ELASTICIO_AMQP_PUBLISH_RETRY_DELAY"] = "1"
 	w, fp := newTestWorker(t, env, stepData{}, emitData(`{}`, nil))
 	fp.nacks = 2
-	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1)); got != outcomeAck {
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive); got != outcomeAck {
 		t.Fatalf("outcome %v", got)
 	}
 	out := fp.all()
@@ -499,7 +499,7 @@ func TestPublishRetriesNacksWithRetryHeader(t *testing.T) {
 	env["ELASTICIO_AMQP_PUBLISH_RETRY_ATTEMPTS"] = "2"
 	w, fp = newTestWorker(t, env, stepData{}, emitData(`{}`, nil))
 	fp.nacks = 100
-	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1)); got != outcomeReject {
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive); got != outcomeReject {
 		t.Errorf("outcome %v, want reject after the attempts", got)
 	}
 }
@@ -509,8 +509,65 @@ func TestHandleLeavesInputWhenCutShort(t *testing.T) {
 	fp.nacks = 1 << 30
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if got := w.handle(ctx, inputDelivery(t, w, defaultInput(), nil, 1)); got != outcomeLeave {
+	if got := w.handle(ctx, inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive); got != outcomeLeave {
 		t.Errorf("outcome %v, want leave", got)
+	}
+}
+
+// TestHandleAbandonsPublishesOfALostInput: once the input's channel is
+// gone, a publish that failed is not retried: the input is left for its
+// redelivered copy, and nothing more is published for it.
+func TestHandleAbandonsPublishesOfALostInput(t *testing.T) {
+	env := testEnv()
+	env["ELASTICIO_AMQP_PUBLISH_RETRY_DELAY"] = "1"
+	w, fp := newTestWorker(t, env, stepData{}, emitData(`{}`, nil))
+	fp.nacks = 1
+	lost := false
+	live := func() bool { return !lost }
+	fp.onPublish = func() { lost = true } // the channel closes with the first attempt
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), live); got != outcomeLeave {
+		t.Errorf("outcome %v, want leave", got)
+	}
+	if fp.tries != 1 || len(fp.all()) != 0 {
+		t.Errorf("tries %d, published %d", fp.tries, len(fp.all()))
+	}
+}
+
+func TestPublishableRefusesWhatNoRetryCanSend(t *testing.T) {
+	ok := amqp.Publishing{Headers: amqp.Table{"messageId": "m", "n": int64(1)}, Body: []byte("x")}
+	if err := publishable("key", ok, 131072); err != nil {
+		t.Fatalf("ordinary message refused: %v", err)
+	}
+	long := strings.Repeat("r", 256)
+	for name, c := range map[string]struct {
+		key string
+		msg amqp.Publishing
+	}{
+		"routing key over 255 bytes": {long, ok},
+		"header name over 255 bytes": {"key", amqp.Publishing{Headers: amqp.Table{long: "v"}}},
+		"header of no AMQP type":     {"key", amqp.Publishing{Headers: amqp.Table{"f": struct{}{}}}},
+		"property over 255 bytes":    {"key", amqp.Publishing{MessageId: long}},
+		"headers over the frame":     {"key", amqp.Publishing{Headers: amqp.Table{"big": strings.Repeat("x", 131072)}}},
+	} {
+		if err := publishable(c.key, c.msg, 131072); !errors.Is(err, errUnpublishable) {
+			t.Errorf("%s: %v, want errUnpublishable", name, err)
+		}
+	}
+}
+
+// TestHandleUnpublishableDataBecomesAnError: a data event that cannot be
+// published is replaced by an error event that says why, at once.
+func TestHandleUnpublishableDataBecomesAnError(t *testing.T) {
+	w, fp := newTestWorker(t, testEnv(), stepData{}, emitData(`{}`, map[string]any{"x-eio-routing-key": strings.Repeat("k", 300)}))
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), nil, 1), alwaysLive); got != outcomeReject {
+		t.Fatalf("outcome %v, want reject", got)
+	}
+	errs := fp.byKey(testEnv()["ELASTICIO_ERROR_ROUTING_KEY"])
+	if fp.tries != 1 || len(errs) != 1 {
+		t.Fatalf("tries %d, error events %d", fp.tries, len(errs))
+	}
+	if e, _ := decodeError(t, w, errs[0]); !strings.Contains(e["message"].(string), "routing key is 300 bytes") {
+		t.Errorf("error %v", e)
 	}
 }
 
@@ -565,7 +622,7 @@ func TestHandlePassesConfigSnapshotAndFlowVariables(t *testing.T) {
 		Variables: json.RawMessage(`{"region":"eu"}`),
 	}
 	w, _ := newTestWorker(t, testEnv(), step, fn)
-	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), inputHeaders(), 1))
+	w.handle(context.Background(), inputDelivery(t, w, defaultInput(), inputHeaders(), 1), alwaysLive)
 	if got == nil {
 		t.Fatal("function not called")
 	}
