@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -125,7 +126,9 @@ func TestConcurrentCallersShareOneExchange(t *testing.T) {
 		}()
 	}
 	started.Wait()
-	time.Sleep(50 * time.Millisecond) // let every caller reach the token source
+	// Release the exchange only once every caller waits inside the token
+	// source: callers that do not share it would each have sent their own.
+	waitInTokenSource(t, callers)
 	close(release)
 	done.Wait()
 	if n := len(e.srv.Grants()); n != 1 {
@@ -146,7 +149,7 @@ func TestCallerContextEndsWaitButNotTheExchange(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { _, err := ts.token(ctx); errc <- err }()
-	time.Sleep(20 * time.Millisecond)
+	waitInTokenSource(t, 1)
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
@@ -159,6 +162,30 @@ func TestCallerContextEndsWaitButNotTheExchange(t *testing.T) {
 	}
 	if n := len(e.srv.Grants()); n != 1 {
 		t.Errorf("exchanges = %d, want 1", n)
+	}
+}
+
+// waitInTokenSource waits (bounded) until n goroutines are inside
+// (*tokenSource).token, as their stacks show.
+func waitInTokenSource(t *testing.T, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		in := 0
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, ".(*tokenSource).token(") {
+				in++
+			}
+		}
+		if in >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines inside the token source after 10 s, want %d", in, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -30,10 +30,10 @@ import (
 const prefetch = 10
 
 func TestFaultBrokerRestart(t *testing.T) {
-	url, ctl := privateBroker(t, 5682)
+	broker := privateBroker(t, 5682)
 	// 50 ms API latency at prefetch 5: the stream lasts about 3 s, so that
 	// the restart lands in it.
-	r := newRig(t, rigOptions{url: url, persistent: true,
+	r := newRig(t, rigOptions{url: broker.URL, persistent: true,
 		sandbox: sandbox.Options{Faults: sandbox.Faults{Latency: 50 * time.Millisecond}}})
 	ids := r.publish("restart", 300)
 	sup := r.supervise(r.env(5, map[string]string{
@@ -43,12 +43,13 @@ func TestFaultBrokerRestart(t *testing.T) {
 		"ELASTICIO_AMQP_RECONNECT_ATTEMPTS": "100", "ELASTICIO_AMQP_RECONNECT_TIMEOUT": "200",
 	}))
 	r.waitCount(40, 30*time.Second)
-	if err := ctl("stop_app"); err != nil {
+	if _, err := broker.Ctl("stop_app"); err != nil {
 		t.Fatal(err)
 	}
 	atStop := r.col.Settled()
-	time.Sleep(time.Second)
-	if err := ctl("start_app"); err != nil {
+	// The outage lasts until the worker has tried to reconnect and failed.
+	sup.waitOutput(t, 30*time.Second, "reconnect consumer failed", "connect write failed")
+	if _, err := broker.Ctl("start_app"); err != nil {
 		t.Fatal(err)
 	}
 	if atStop >= len(ids) {
@@ -92,7 +93,11 @@ func TestFaultSIGTERM(t *testing.T) {
 	if err != nil || code != 0 {
 		t.Fatalf("SIGTERM: exit code %d, %v", code, err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Outputs published before the exit reach the collector a moment later.
+	deadline := time.Now().Add(10 * time.Second)
+	for r.col.Settled()+r.depth(r.top.Input) < len(ids) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	settled := r.col.Settled()
 	left := r.depth(r.top.Input)
 	t.Logf("SIGTERM: %d inputs finished, %d left in the queue", settled, left)
@@ -232,9 +237,14 @@ func TestFaultTokens(t *testing.T) {
 		sandbox: sandbox.Options{TokenLifetime: 2 * time.Second, Faults: sandbox.Faults{Latency: 40 * time.Millisecond}}})
 	ids := r.publish("token", 300)
 	r.start(r.env(2, nil)) // about 6 s of stream
-	time.Sleep(1500 * time.Millisecond)
+	// The token endpoint goes down a fifth into the stream and comes back
+	// once it has refused three exchanges (tokens live 2 s).
+	r.waitCount(60, 30*time.Second)
 	outage.Store(true)
-	time.Sleep(2500 * time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for refused.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	outage.Store(false)
 	r.waitSettled(ids, 90*time.Second)
 	r.expect(ids, allData, 0)
@@ -260,7 +270,11 @@ func TestFaultFullNextQueue(t *testing.T) {
 	for r.depth(r.top.DataQueue) < limit && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(2 * time.Second)
+	// Hold the queue full until the worker has retried publishes several
+	// times (its retries back off up to 400 ms).
+	for strings.Count(w.Output(), "publish failed; retrying") < 10*prefetch && time.Now().Before(deadline.Add(20*time.Second)) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	data, input := r.depth(r.top.DataQueue), r.depth(r.top.Input)
 	t.Logf("full next queue: %d in it, %d inputs ready, %d held by the worker", data, input, len(ids)-data-input)
 	if data != limit {

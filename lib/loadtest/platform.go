@@ -2,9 +2,11 @@ package loadtest
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/fitbitplus/connector/lib/fitbitplus"
@@ -23,13 +25,18 @@ const (
 	StepID         = "step_1"
 )
 
-// Platform is a fake of the platform REST API: it answers the step's GET
-// (Basic auth) with a config whose credential points at the sandbox, and
-// 404 to everything else.
+// Platform is a fake of the platform REST API (Basic auth with APIUsername
+// and APIKey): the step's GET, the hooks data (POST, GET, DELETE) and the
+// accounts' PUT; 404 to everything else. It logs every request.
 type Platform struct {
 	srv   *httptest.Server
-	cfg   map[string]any
 	calls atomic.Int64
+
+	mu        sync.Mutex
+	step      map[string]any
+	log       []string
+	postCodes []int  // answers to successive hooks-data POSTs (default 201)
+	hooksData string // the GET answer
 }
 
 // StepConfig is the config of a step whose credential is the sandbox at
@@ -41,25 +48,72 @@ func StepConfig(baseURL string) map[string]any {
 	}
 }
 
-// NewPlatform serves cfg as the step's config on 127.0.0.1.
+// NewPlatform serves a step with config cfg (and an empty snapshot) on
+// 127.0.0.1.
 func NewPlatform(cfg map[string]any) *Platform {
-	p := &Platform{cfg: cfg}
+	p := &Platform{step: map[string]any{"config": cfg, "snapshot": map[string]any{}}}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	return p
 }
 
+// SetStep sets a field of the step's answer (config, snapshot,
+// is_passthrough, variables).
+func (p *Platform) SetStep(field string, v any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.step[field] = v
+}
+
+// SetHooks sets the answers to the hooks-data POSTs, in turn, and the hooks
+// data GET returns.
+func (p *Platform) SetHooks(postCodes []int, data string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.postCodes, p.hooksData = postCodes, data
+}
+
+// Log is every request received, as "METHOD path body".
+func (p *Platform) Log() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.log...)
+}
+
 func (p *Platform) serve(w http.ResponseWriter, r *http.Request) {
 	p.calls.Add(1)
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.log = append(p.log, strings.TrimSpace(r.Method+" "+r.URL.Path+" "+string(body)))
 	if u, k, ok := r.BasicAuth(); !ok || u != APIUsername || k != APIKey {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/tasks/"+FlowID+"/steps/") {
+	switch {
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/tasks/"+FlowID+"/steps/"):
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"config": p.cfg, "snapshot": map[string]any{}})
-		return
+		_ = json.NewEncoder(w).Encode(p.step)
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/accounts/"):
+		w.WriteHeader(http.StatusOK)
+	case strings.HasPrefix(r.URL.Path, "/sailor-support/hooks/task/"+FlowID+"/startup/data"):
+		switch r.Method {
+		case http.MethodPost:
+			code := http.StatusCreated
+			if len(p.postCodes) > 0 {
+				code, p.postCodes = p.postCodes[0], p.postCodes[1:]
+			}
+			w.WriteHeader(code)
+			if code == http.StatusConflict {
+				_, _ = w.Write([]byte(`{"error":"Hooks data for the task already exist. Delete previous data first.","status":409}`))
+			}
+		case http.MethodGet:
+			_, _ = w.Write([]byte(p.hooksData))
+		case http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	default:
+		w.WriteHeader(http.StatusNotFound)
 	}
-	w.WriteHeader(http.StatusNotFound)
 }
 
 // URL is the API base URL (ELASTICIO_API_URI).

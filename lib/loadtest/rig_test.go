@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -189,7 +186,19 @@ func (r *rig) waitCount(n int, timeout time.Duration) {
 // came out, and that there are at most maxDup duplicates; it logs the tally.
 func (r *rig) expect(ids []string, want func(id string) string, maxDup int) loadtest.Tally {
 	r.t.Helper()
-	time.Sleep(300 * time.Millisecond) // dead letters follow their error events
+	// Dead letters follow their error events: wait (bounded) until every
+	// input has all the outcomes it should have.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = r.col.WaitSettled(ctx, ids, func(id string, rec loadtest.Record) bool {
+		switch want(id) {
+		case "error":
+			return rec.Errors > 0 && rec.Dead > 0
+		case "dead":
+			return rec.Dead > 0
+		}
+		return rec.Data > 0
+	})
+	cancel()
 	tally := r.col.Tally(ids)
 	und, unm, rec := r.col.Anomalies()
 	r.t.Logf("%s: inputs=%d ok=%d errors=%d lost=%d duplicates=%d dead-lettered=%d (undecodable=%d unmatched=%d collector reconnects=%d)",
@@ -236,43 +245,21 @@ func (r *rig) depth(q string) int {
 }
 
 // privateBroker starts a broker of this test's own on port (skipping the
-// test when it cannot), stops it at cleanup, and returns its URL and a
-// function running `rabbitmq.sh ctl ARGS` on it.
-func privateBroker(t *testing.T, port int) (string, func(args ...string) error) {
+// test when it cannot) and stops it at cleanup.
+func privateBroker(t *testing.T, port int) loadtest.Broker {
 	t.Helper()
-	root, err := loadtest.RepoRoot()
+	b, started, err := loadtest.StartBroker(port)
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("cannot start a private broker: %v", err)
 	}
-	script := filepath.Join(root, "scripts", "rabbitmq.sh")
-	env := append(os.Environ(), fmt.Sprintf("RABBITMQ_PORT=%d", port))
-	run := func(timeout time.Duration, args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, script, args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	out, err := run(3*time.Minute, "start")
-	if err != nil {
-		t.Skipf("cannot start a private broker on port %d with scripts/rabbitmq.sh: %v\n%s", port, err, out)
-	}
-	if strings.Contains(out, "started") {
+	if started {
 		t.Cleanup(func() {
-			if out, err := run(time.Minute, "stop"); err != nil {
-				t.Logf("stop private broker: %v %s", err, out)
+			if err := b.Stop(); err != nil {
+				t.Log(err)
 			}
 		})
 	}
-	ctl := func(args ...string) error {
-		out, err := run(time.Minute, append([]string{"ctl"}, args...)...)
-		if err != nil {
-			return fmt.Errorf("rabbitmq.sh ctl %v: %w: %s", args, err, out)
-		}
-		return nil
-	}
-	return fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port), ctl
+	return b
 }
 
 // supervisor restarts the worker whenever it exits non-zero, as the
@@ -283,6 +270,27 @@ type supervisor struct {
 	restarts int
 	stop     chan struct{}
 	done     chan struct{}
+}
+
+// waitOutput waits (bounded) until the current worker's output holds one of
+// lines.
+func (s *supervisor) waitOutput(t *testing.T, timeout time.Duration, lines ...string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s.mu.Lock()
+		out := s.current.Output()
+		s.mu.Unlock()
+		for _, l := range lines {
+			if strings.Contains(out, l) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not log any of %q within %v", lines, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (r *rig) supervise(env map[string]string) *supervisor {

@@ -1,9 +1,11 @@
-// Package loadtest is the harness that proves the worker under load and
-// faults: a throwaway platform-like topology on a real RabbitMQ, an encrypting
-// publisher, a collector that decrypts and matches every output to its input,
-// a fake platform API, the Fitbit Plus sandbox, and a launcher that runs
-// `connector run` as a separate process and reads its resource usage.
-// cmd/loadbench and the fault suite (tests with the tag integration) use it.
+// Package loadtest is the one RabbitMQ test rig of the project, and the
+// harness that proves the worker under load and faults: a throwaway
+// platform-like topology on a real RabbitMQ, an encrypting publisher, a
+// collector that decrypts and matches every output to its input, a fake
+// platform API, broker control through scripts/rabbitmq.sh, and a launcher
+// that runs `connector run` as a separate process and reads its resource
+// usage. cmd/loadbench, the fault suite and the worker's integration tests
+// (tests with the tag integration) use it.
 package loadtest
 
 import (
@@ -43,16 +45,18 @@ type TopologyOptions struct {
 // uniquely named, like the platform's:
 //   - Input: the step's queue, dead-lettering rejected messages to DLX;
 //   - Exchange: where the worker publishes, bound to DataQueue, ErrorQueue,
-//     ReboundQueue and SnapshotQueue by the four routing keys;
+//     ReboundQueue and SnapshotQueue by the four routing keys, and to
+//     ReplyQueue by ReplyKey (a reply_to an input may carry);
 //   - ReboundQueue dead-letters expired rebounds back into Input, as the
 //     platform's rebound queue does;
 //   - DeadQueue collects what DLX receives.
 type Topology struct {
-	URL                                                           string
-	Name                                                          string
-	Input, Exchange, DLX                                          string
-	DataKey, ErrorKey, ReboundKey, SnapshotKey                    string
-	DataQueue, ErrorQueue, ReboundQueue, SnapshotQueue, DeadQueue string
+	URL                                                                       string
+	Name                                                                      string
+	Input, Exchange, DLX                                                      string
+	DataKey, ErrorKey, ReboundKey, SnapshotKey, ReplyKey                      string
+	DataQueue, ErrorQueue, ReboundQueue, SnapshotQueue, ReplyQueue, DeadQueue string
+	quorum                                                                    bool
 }
 
 // UniqueName is prefix plus 8 random hex digits.
@@ -73,8 +77,9 @@ func DeclareTopology(url string, o TopologyOptions) (*Topology, error) {
 		Input: n + ":messages", Exchange: n + ":exchange", DLX: n + ":dlx",
 		DataKey: n + ":routing_key:message", ErrorKey: n + ":routing_key:error",
 		ReboundKey: n + ":routing_key:rebound", SnapshotKey: n + ":routing_key:snapshot",
+		ReplyKey:  n + ":reply_routing_key",
 		DataQueue: n + ":data", ErrorQueue: n + ":errors", ReboundQueue: n + ":rebound",
-		SnapshotQueue: n + ":snapshot", DeadQueue: n + ":dead",
+		SnapshotQueue: n + ":snapshot", ReplyQueue: n + ":reply", DeadQueue: n + ":dead", quorum: o.Quorum,
 	}
 	conn, err := amqp.Dial(url)
 	if err != nil {
@@ -100,10 +105,6 @@ func (t *Topology) declare(ch *amqp.Channel, o TopologyOptions) error {
 	if err := ch.ExchangeDeclare(t.DLX, "fanout", true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare dead-letter exchange: %w", err)
 	}
-	input := amqp.Table{"x-dead-letter-exchange": t.DLX}
-	if o.Quorum {
-		input["x-queue-type"] = "quorum"
-	}
 	data := amqp.Table{}
 	if o.DataMaxLength > 0 {
 		data["x-max-length"] = int64(o.DataMaxLength)
@@ -115,11 +116,12 @@ func (t *Topology) declare(ch *amqp.Channel, o TopologyOptions) error {
 		args      amqp.Table
 		exchange  string
 	}{
-		{t.Input, "", input, ""},
+		{t.Input, "", t.inputArgs(), ""},
 		{t.DataQueue, t.DataKey, data, t.Exchange},
 		{t.ErrorQueue, t.ErrorKey, nil, t.Exchange},
 		{t.ReboundQueue, t.ReboundKey, rebound, t.Exchange},
 		{t.SnapshotQueue, t.SnapshotKey, nil, t.Exchange},
+		{t.ReplyQueue, t.ReplyKey, nil, t.Exchange},
 		{t.DeadQueue, "", nil, t.DLX},
 	}
 	for _, q := range queues {
@@ -133,6 +135,74 @@ func (t *Topology) declare(ch *amqp.Channel, o TopologyOptions) error {
 		}
 	}
 	return nil
+}
+
+// inputArgs are the arguments of the input queue.
+func (t *Topology) inputArgs() amqp.Table {
+	args := amqp.Table{"x-dead-letter-exchange": t.DLX}
+	if t.quorum {
+		args["x-queue-type"] = "quorum"
+	}
+	return args
+}
+
+// DeleteInput deletes the input queue (a step whose queue is gone).
+func (t *Topology) DeleteInput() error {
+	return t.with(func(ch *amqp.Channel) error {
+		_, err := ch.QueueDelete(t.Input, false, false, false)
+		return err
+	})
+}
+
+// DeclareInput declares the input queue again.
+func (t *Topology) DeclareInput() error {
+	return t.with(func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclare(t.Input, true, false, false, false, t.inputArgs())
+		return err
+	})
+}
+
+// Inspector reads a topology's queues on a connection of its own.
+type Inspector struct {
+	conn *amqp.Connection
+	ch   *amqp.Channel
+}
+
+// Inspect connects an Inspector.
+func (t *Topology) Inspect() (*Inspector, error) {
+	conn, err := amqp.Dial(t.URL)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return &Inspector{conn: conn, ch: ch}, nil
+}
+
+// Get takes one message from a queue, if there is one.
+func (i *Inspector) Get(queue string) (amqp.Delivery, bool, error) {
+	return i.ch.Get(queue, true)
+}
+
+// Close closes the Inspector's connection.
+func (i *Inspector) Close() error { return i.conn.Close() }
+
+// with runs f on a channel of a connection of its own.
+func (t *Topology) with(f func(*amqp.Channel) error) error {
+	conn, err := amqp.Dial(t.URL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	return f(ch)
 }
 
 // Delete removes every queue and exchange of the topology (best effort,
@@ -149,45 +219,31 @@ func (t *Topology) Delete() error {
 }
 
 func (t *Topology) delete() error {
-	conn, err := amqp.Dial(t.URL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	var errs []error
-	for _, q := range []string{t.Input, t.DataQueue, t.ErrorQueue, t.ReboundQueue, t.SnapshotQueue, t.DeadQueue} {
-		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
-			errs = append(errs, err)
+	return t.with(func(ch *amqp.Channel) error {
+		var errs []error
+		for _, q := range []string{t.Input, t.DataQueue, t.ErrorQueue, t.ReboundQueue, t.SnapshotQueue, t.ReplyQueue, t.DeadQueue} {
+			if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+				errs = append(errs, err)
+			}
 		}
-	}
-	for _, x := range []string{t.Exchange, t.DLX} {
-		if err := ch.ExchangeDelete(x, false, false); err != nil {
-			errs = append(errs, err)
+		for _, x := range []string{t.Exchange, t.DLX} {
+			if err := ch.ExchangeDelete(x, false, false); err != nil {
+				errs = append(errs, err)
+			}
 		}
-	}
-	return errors.Join(errs...)
+		return errors.Join(errs...)
+	})
 }
 
 // Depth is the number of ready messages in a queue and its consumer count.
 func (t *Topology) Depth(queue string) (messages, consumers int, err error) {
-	conn, err := amqp.Dial(t.URL)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return 0, 0, err
-	}
-	defer ch.Close()
-	q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
-	if err != nil {
-		return 0, 0, fmt.Errorf("inspect queue %s: %w", queue, err)
-	}
-	return q.Messages, q.Consumers, nil
+	err = t.with(func(ch *amqp.Channel) error {
+		q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+		if err != nil {
+			return fmt.Errorf("inspect queue %s: %w", queue, err)
+		}
+		messages, consumers = q.Messages, q.Consumers
+		return nil
+	})
+	return messages, consumers, err
 }

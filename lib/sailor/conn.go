@@ -36,49 +36,60 @@ type consumerChannel interface {
 	Cancel(consumer string, noWait bool) error
 }
 
-// dial opens an AMQP connection named <hostname>-<role>, trying
-// AMQP_RECONNECT_ATTEMPTS+1 times, AMQP_RECONNECT_TIMEOUT apart.
-func (w *worker) dial(ctx context.Context, role string) (*amqp.Connection, error) {
-	props := amqp.NewConnectionProperties()
-	props.SetClientConnectionName(w.hostname + "-" + role)
-	cfg := amqp.Config{Properties: props, Heartbeat: 10 * time.Second, Locale: "en_US"}
-	var lastErr error
+// retry calls f up to AMQP_RECONNECT_ATTEMPTS+1 times,
+// AMQP_RECONNECT_TIMEOUT apart, until it succeeds.
+func (w *worker) retry(ctx context.Context, what string, f func() error) error {
+	var err error
 	for i := 0; i <= w.settings.ReconnectAttempts; i++ {
 		if i > 0 {
-			if err := sleepCtx(ctx, w.settings.ReconnectTimeout); err != nil {
-				return nil, err
+			if sErr := sleepCtx(ctx, w.settings.ReconnectTimeout); sErr != nil {
+				return sErr
 			}
 		}
-		conn, err := amqp.DialConfig(w.settings.AMQPURI, cfg)
-		if err == nil {
-			return conn, nil
+		if err = f(); err == nil {
+			return nil
 		}
-		lastErr = err
-		w.log.Warn("AMQP connection failed", "role", role, "attempt", i+1, "err", err)
+		w.log.Warn(what+" failed", "attempt", i+1, "err", err)
 	}
-	return nil, fmt.Errorf("connect %s: %w", role, lastErr)
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// dial opens an AMQP connection named <hostname>-<role>.
+func (w *worker) dial(role string) (*amqp.Connection, error) {
+	props := amqp.NewConnectionProperties()
+	props.SetClientConnectionName(w.hostname + "-" + role)
+	return amqp.DialConfig(w.settings.AMQPURI, amqp.Config{Properties: props, Heartbeat: 10 * time.Second, Locale: "en_US"})
+}
+
+// openRead opens the read connection.
+func (l *link) openRead(ctx context.Context) error {
+	return l.w.retry(ctx, "connect read", func() (err error) {
+		l.readConn, err = l.w.dial("read")
+		return err
+	})
 }
 
 // openWrite (re)opens the write connection and its confirm channel, and
 // hands the channel to the publisher.
-func (l *link) openWrite(ctx context.Context, pub *amqpPublisher) error {
-	l.pub = pub
-	conn, err := l.w.dial(ctx, "write")
-	if err != nil {
-		return err
-	}
-	ch, err := conn.Channel()
-	if err == nil {
-		err = ch.Confirm(false)
-	}
-	if err != nil {
-		_ = conn.Close()
-		return fmt.Errorf("open publish channel: %w", err)
-	}
-	l.writeConn = conn
-	l.writeLost = ch.NotifyClose(make(chan *amqp.Error, 1))
-	pub.use(ch, conn.Config.FrameSize)
-	return nil
+func (l *link) openWrite(ctx context.Context) error {
+	return l.w.retry(ctx, "connect write", func() error {
+		conn, err := l.w.dial("write")
+		if err != nil {
+			return err
+		}
+		ch, err := conn.Channel()
+		if err == nil {
+			err = ch.Confirm(false)
+		}
+		if err != nil {
+			_ = conn.Close()
+			return fmt.Errorf("open publish channel: %w", err)
+		}
+		l.writeConn = conn
+		l.writeLost = ch.NotifyClose(make(chan *amqp.Error, 1))
+		l.pub.use(ch, conn.Config.FrameSize)
+		return nil
+	})
 }
 
 // consume opens the consumer channel on the read connection (prefetch,
@@ -109,13 +120,13 @@ func (l *link) consume(gen uint64) error {
 // consumer of the next generation.
 func (l *link) reconnectRead(ctx context.Context) error {
 	gen := l.sess.gen + 1
-	_ = l.readConn.Close()
-	conn, err := l.w.dial(ctx, "read")
-	if err != nil {
-		return err
-	}
-	l.readConn = conn
-	return l.consume(gen)
+	return l.w.retry(ctx, "reconnect consumer", func() (err error) {
+		_ = l.readConn.Close()
+		if l.readConn, err = l.w.dial("read"); err != nil {
+			return err
+		}
+		return l.consume(gen)
+	})
 }
 
 // serve dispatches deliveries and keeps both sides connected until ctx ends
@@ -134,7 +145,7 @@ func (l *link) serve(ctx context.Context) error {
 			}
 			w.log.Warn("consumer lost; reconnecting", "err", closeReason(l.sess.closed))
 			if err := l.reconnectRead(ctx); err != nil {
-				return l.fail(ctx, fmt.Errorf("reconnect consumer: %w", err))
+				return l.fail(ctx, err)
 			}
 			w.log.Info("consumer re-established", "generation", l.sess.gen)
 		case err := <-l.writeLost:
@@ -150,8 +161,8 @@ func (l *link) restoreWrite(ctx context.Context, err *amqp.Error) error {
 	l.w.log.Warn("write connection lost; reconnecting", "err", err)
 	l.pub.use(nil, 0)
 	_ = l.writeConn.Close()
-	if err := l.openWrite(ctx, l.pub); err != nil {
-		return fmt.Errorf("reconnect publisher: %w", err)
+	if err := l.openWrite(ctx); err != nil {
+		return err
 	}
 	l.w.log.Info("write connection re-established")
 	return nil

@@ -175,10 +175,10 @@ func TestGracefulShutdown(t *testing.T) {
 		p := r.startProcess(nil)
 		p.waitReady(t)
 		since := p.signal(t)
-		time.Sleep(200 * time.Millisecond)
+		r.waitConsumers(0) // the consumer is cancelled
 		r.publishInput(defaultInput(), nil, 1)
 		expectExit(t, p, since, 1500*time.Millisecond)
-		if n := r.count("messages"); n != 1 {
+		if n := r.count(qInput); n != 1 {
 			t.Errorf("%d messages in the queue, want 1", n)
 		}
 		if _, ok := r.next(qNext, 100*time.Millisecond); ok {
@@ -192,7 +192,7 @@ func TestGracefulShutdown(t *testing.T) {
 		r.publishInput(defaultInput(), nil, 1)
 		r.mustNext(qNext, wait)
 		expectExit(t, p, p.signal(t), time.Second)
-		if n := r.count("messages"); n != 0 {
+		if n := r.count(qInput); n != 0 {
 			t.Errorf("%d messages left", n)
 		}
 	})
@@ -206,10 +206,9 @@ func TestGracefulShutdown(t *testing.T) {
 			p := r.startProcess(map[string]string{"ELASTICIO_FUNCTION": "slow_echo"})
 			p.waitReady(t)
 			r.publishInput(defaultInput(), nil, 1)
-			time.Sleep(500 * time.Millisecond)
+			r.waitCount(qInput, 0) // in process
 			since := p.signal(t)
 			if twice {
-				time.Sleep(100 * time.Millisecond)
 				p.signal(t)
 			}
 			expectExit(t, p, since, slow+time.Second)
@@ -217,7 +216,7 @@ func TestGracefulShutdown(t *testing.T) {
 			if _, ok := r.next(qNext, 100*time.Millisecond); ok {
 				t.Error("more than one answer")
 			}
-			if n := r.count("messages"); n != 0 {
+			if n := r.count(qInput); n != 0 {
 				t.Errorf("%d messages left", n)
 			}
 		})
@@ -228,13 +227,13 @@ func TestGracefulShutdown(t *testing.T) {
 		p.waitReady(t)
 		r.publishInput(defaultInput(), nil, 1)
 		r.publishInput(defaultInput(), nil, 1)
-		time.Sleep(500 * time.Millisecond)
+		r.waitCount(qInput, 1) // the first in process
 		expectExit(t, p, p.signal(t), slow+time.Second)
 		r.mustNext(qNext, time.Second)
 		if _, ok := r.next(qNext, 200*time.Millisecond); ok {
 			t.Error("the second message was processed")
 		}
-		if n := r.count("messages"); n != 1 {
+		if n := r.count(qInput); n != 1 {
 			t.Errorf("%d messages left, want 1", n)
 		}
 	})
@@ -247,7 +246,7 @@ func TestGracefulShutdown(t *testing.T) {
 		r.mustNext(qNext, wait)
 		r.mustNext(qNext, wait)
 		expectExit(t, p, p.signal(t), time.Second)
-		if n := r.count("messages"); n != 0 {
+		if n := r.count(qInput); n != 0 {
 			t.Errorf("%d messages left", n)
 		}
 	})
@@ -291,7 +290,7 @@ func TestProcessFatalExits(t *testing.T) {
 		r := newRig(t)
 		p := r.startProcess(map[string]string{"ELASTICIO_AMQP_RECONNECT_ATTEMPTS": "2", "ELASTICIO_AMQP_RECONNECT_TIMEOUT": "50"})
 		p.waitReady(t)
-		_, err := r.ch.QueueDelete(r.name+":messages", false, false, false)
+		err := r.top.DeleteInput()
 		must(t, err)
 		if code, _ := p.exit(t, time.Now(), wait); code != 1 {
 			t.Errorf("exit code %d, want 1 (never a zombie)", code)

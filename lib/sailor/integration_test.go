@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/loadtest"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -57,7 +58,8 @@ func TestHappyPath(t *testing.T) {
 				if string(cfg) != `{"apiKey":"[REDACTED]"}` || string(snap) != `{"lastModifiedDate":123456789}` {
 					t.Errorf("cfg %s snapshot %s", cfg, snap)
 				}
-				if r.count("messages") != 0 {
+				r.stopWorkers() // an unacked input would come back to the queue
+				if r.count(qInput) != 0 || r.count(qDead) != 0 {
 					t.Error("input not acked")
 				}
 			})
@@ -70,7 +72,7 @@ func TestPassthrough(t *testing.T) {
 		"passthrough": map[string]any{"step_oth": map[string]any{"headers": map[string]any{}, "body": map[string]any{"kept": true}}}}
 	t.Run("default", func(t *testing.T) {
 		r := newRig(t)
-		r.api.step["is_passthrough"] = true
+		r.api.SetStep("is_passthrough", true)
 		r.publishInput(input, nil, 1)
 		r.start(map[string]string{"ELASTICIO_STEP_ID": "step_2", "ELASTICIO_FUNCTION": "emit_data"}, nil)
 		pt, _ := json.Marshal(r.decode(r.mustNext(qNext, wait))["passthrough"])
@@ -81,7 +83,7 @@ func TestPassthrough(t *testing.T) {
 	})
 	t.Run("no_self_passthrough", func(t *testing.T) {
 		r := newRig(t)
-		r.api.step["is_passthrough"] = true
+		r.api.SetStep("is_passthrough", true)
 		r.publishInput(input, nil, 1)
 		r.start(map[string]string{"ELASTICIO_STEP_ID": "step_2", "ELASTICIO_FUNCTION": "emit_data", "ELASTICIO_NO_SELF_PASSTRHOUGH": "true"}, nil)
 		pt, _ := json.Marshal(r.decode(r.mustNext(qNext, wait))["passthrough"])
@@ -94,10 +96,10 @@ func TestPassthrough(t *testing.T) {
 
 func TestHTTPReplyToReplyTo(t *testing.T) {
 	r := newRig(t)
-	r.publishInput(defaultInput(), amqp.Table{"reply_to": replyKey}, 1)
+	r.publishInput(defaultInput(), amqp.Table{"reply_to": r.top.ReplyKey}, 1)
 	r.start(map[string]string{"ELASTICIO_FUNCTION": "http_reply", "ELASTICIO_PROTOCOL_VERSION": "2"}, nil)
 	d := r.mustNext(qReply, wait)
-	if d.Headers["protocolVersion"] != int64(1) || d.Headers["reply_to"] != replyKey {
+	if d.Headers["protocolVersion"] != int64(1) || d.Headers["reply_to"] != r.top.ReplyKey {
 		t.Errorf("headers %v", d.Headers)
 	}
 	if b, _ := json.Marshal(r.decode(d)); string(b) != `{"body":"Ok","headers":{"content-type":"text/plain"},"statusCode":200}` {
@@ -149,11 +151,11 @@ func TestStartupHooks(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t)
-			r.api.postCodes = c.postCodes
+			r.api.SetHooks(c.postCodes, "")
 			r.publishInput(defaultInput(), nil, 1)
 			r.start(map[string]string{"ELASTICIO_FUNCTION": c.function, "ELASTICIO_STARTUP_REQUIRED": "1"}, nil)
 			r.mustNext(qNext, wait)
-			calls := r.api.callLog()
+			calls := r.api.Log()
 			if len(calls) < 1 || !strings.HasPrefix(calls[0], "GET /v1/tasks/5559edd38968ec0736000003/steps/step_1") || !slices.Equal(calls[1:], c.want) {
 				t.Errorf("calls %q", calls)
 			}
@@ -177,7 +179,7 @@ func (s *shutdownRecorder) Shutdown(_ context.Context, cfg component.Config, sta
 
 func TestHookShutdown(t *testing.T) {
 	r := newRig(t)
-	r.api.hooksData = `{"subId":"507"}`
+	r.api.SetHooks(nil, `{"subId":"507"}`)
 	rec := &shutdownRecorder{}
 	env := map[string]string{"ELASTICIO_HOOK_SHUTDOWN": "1", "ELASTICIO_FUNCTION": "shutdown_hook", "ELASTICIO_AMQP_URI": "", "ELASTICIO_MESSAGE_CRYPTO_PASSWORD": ""}
 	w := r.start(env, map[string]component.Function{"shutdown_hook": rec})
@@ -187,7 +189,7 @@ func TestHookShutdown(t *testing.T) {
 	if len(rec.calls) != 1 || rec.calls[0] != `{"cfg":{"apiKey":"secret"},"startupData":{"subId":"507"}}` {
 		t.Errorf("shutdown hook calls %q", rec.calls)
 	}
-	calls := r.api.callLog()
+	calls := r.api.Log()
 	if len(calls) != 3 || !strings.HasPrefix(calls[1], "GET /sailor-support/") || !strings.HasPrefix(calls[2], "DELETE /sailor-support/") {
 		t.Errorf("calls %q", calls)
 	}
@@ -195,8 +197,7 @@ func TestHookShutdown(t *testing.T) {
 
 func TestListenQueueMissing(t *testing.T) {
 	r := newRig(t)
-	_, err := r.ch.QueueDelete(r.name+":messages", false, false, false)
-	must(t, err)
+	must(t, r.top.DeleteInput())
 	w := r.start(nil, nil)
 	if err := w.result(t, wait); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("Run = %v, want a 404 consume failure", err)
@@ -212,7 +213,7 @@ func TestAMQPConnectFailure(t *testing.T) {
 	if _, ok := r.next(qErrors, 300*time.Millisecond); ok {
 		t.Error("an error was published")
 	}
-	if len(r.api.callLog()) != 0 {
+	if len(r.api.Log()) != 0 {
 		t.Error("the platform was called")
 	}
 }
@@ -222,9 +223,8 @@ func TestConsumerCancelledByServer(t *testing.T) {
 	w := r.start(map[string]string{"ELASTICIO_AMQP_RECONNECT_ATTEMPTS": "20", "ELASTICIO_AMQP_RECONNECT_TIMEOUT": "100"}, nil)
 	w.waitReady(t)
 	// Deleting the queue cancels the consumer; recreate it before the retries run out.
-	_, err := r.ch.QueueDelete(r.name+":messages", false, false, false)
-	must(t, err)
-	declareQueue(t, r.ch, r.name+":messages")
+	must(t, r.top.DeleteInput())
+	must(t, r.top.DeclareInput())
 	r.publishInput(defaultInput(), nil, 1)
 	r.mustNext(qNext, wait)
 	if !strings.Contains(w.logs.String(), "consumer re-established") {
@@ -254,10 +254,11 @@ func TestReadConnectionKilledTwiceDuringSlowMessage(t *testing.T) {
 	// Long enough for both kills: each rabbitmqctl call takes about a second.
 	slow := map[string]any{"headers": map[string]any{"stepId": "step_1"}, "body": map[string]any{"sleepMs": 7000}}
 	first := r.publishInput(slow, nil, 1)
-	time.Sleep(200 * time.Millisecond)
+	r.waitCount(qInput, 0) // in process
 	r.killReadConnection()
-	time.Sleep(300 * time.Millisecond)
+	w.waitLog(t, "consumer re-established", 1)
 	r.killReadConnection()
+	w.waitLog(t, "consumer re-established", 2)
 	second := r.publishInput(defaultInput(), nil, 1)
 	got := map[any]int{}
 	for range 2 {
@@ -270,17 +271,12 @@ func TestReadConnectionKilledTwiceDuringSlowMessage(t *testing.T) {
 	if got[first] != 1 || got[second] != 1 {
 		t.Errorf("answers %v", got)
 	}
-	deadline := time.Now().Add(wait)
-	for r.count("messages") != 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
 	if !strings.Contains(w.logs.String(), "Duplicate message detected") {
 		t.Error("the redelivered copy was not detected")
 	}
 	// Once the worker stops, an unacked input would come back to the queue.
-	w.cancel()
-	_ = w.result(t, wait)
-	if n := r.count("messages"); n != 0 {
+	r.stopWorkers()
+	if n := r.count(qInput); n != 0 {
 		t.Errorf("%d inputs left unacked", n)
 	}
 }
@@ -304,15 +300,17 @@ func TestReboundExpirationAndLimit(t *testing.T) {
 	if e["message"] != "Rebound limit exceeded" || input == nil {
 		t.Errorf("error %v input %v", e, input)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if r.count("messages") != 0 {
-		t.Error("inputs not acked")
+	// Past the limit the input is acked, as the official sailor does: once
+	// the worker stops, nothing comes back to the queue or goes to the DLX.
+	r.stopWorkers()
+	if r.count(qInput) != 0 || r.count(qDead) != 0 {
+		t.Errorf("inputs: %d back in the queue, %d dead-lettered; want all acked", r.count(qInput), r.count(qDead))
 	}
 }
 
 func TestErrorPayloadAndReplyTo(t *testing.T) {
 	r := newRig(t)
-	r.publishInput(defaultInput(), amqp.Table{"reply_to": replyKey}, 2)
+	r.publishInput(defaultInput(), amqp.Table{"reply_to": r.top.ReplyKey}, 2)
 	r.start(map[string]string{"ELASTICIO_FUNCTION": "fail"}, nil)
 	d := r.mustNext(qErrors, wait)
 	var raw map[string]any
@@ -331,10 +329,7 @@ func TestErrorPayloadAndReplyTo(t *testing.T) {
 	if rep.Headers["x-eio-error-response"] != true || string(rep.Body) != raw["error"] {
 		t.Errorf("reply %v %s", rep.Headers, rep.Body)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if r.count("messages") != 0 {
-		t.Error("the failed input was not rejected")
-	}
+	r.waitCount(qDead, 1) // the failed input was rejected
 }
 
 func TestGarbageAndPanicDoNotStopTheWorker(t *testing.T) {
@@ -366,7 +361,7 @@ func TestGarbageAndPanicDoNotStopTheWorker(t *testing.T) {
 	if n := strings.Count(w.logs.String(), "rejecting a message that cannot be decoded"); n != 3 {
 		t.Errorf("%d decode rejections logged, want 3", n)
 	}
-	if strings.Contains(w.logs.String(), "testCryptoPassword") || strings.Contains(w.logs.String(), "5559edd\"") {
+	if strings.Contains(w.logs.String(), "testCryptoPassword") || strings.Contains(w.logs.String(), loadtest.APIKey) {
 		t.Error("a secret in the logs")
 	}
 }

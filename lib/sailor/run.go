@@ -159,16 +159,14 @@ func Run(ctx context.Context, s Settings, d Deps) error {
 // run is the startup order of the protocol: connect both sides, GET the
 // step, run the hooks, consume; then the link serves until shutdown.
 func (w *worker) run(ctx context.Context) error {
-	l := &link{w: w}
-	defer l.close()
-	readConn, err := w.dial(ctx, "read")
-	if err != nil {
-		return w.connectFailed(ctx, err)
-	}
-	l.readConn = readConn
 	ap := &amqpPublisher{exchange: w.settings.PublishMessagesTo}
 	w.pub = ap
-	if err := l.openWrite(ctx, ap); err != nil {
+	l := &link{w: w, pub: ap}
+	defer l.close()
+	if err := l.openRead(ctx); err != nil {
+		return w.connectFailed(ctx, err)
+	}
+	if err := l.openWrite(ctx); err != nil {
 		return w.connectFailed(ctx, err)
 	}
 	if err := w.prepare(ctx); err != nil {
