@@ -20,10 +20,10 @@ type published struct {
 
 // fakePublisher confirms everything, after nacking the first nacks attempts.
 type fakePublisher struct {
-	mu      sync.Mutex
-	nacks   int
-	out     []published
-	tries   int
+	mu        sync.Mutex
+	nacks     int
+	out       []published
+	tries     int
 	discard   bool   // keep nothing (benchmarks)
 	onPublish func() // called with every attempt
 }

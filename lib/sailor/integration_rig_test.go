@@ -23,12 +23,12 @@ import (
 // environment (the official sailor's integration environment), built from
 // the project's one RabbitMQ test rig, package loadtest.
 type rig struct {
-	t      *testing.T
-	name   string // unique; also the worker's hostname
-	top    *loadtest.Topology
-	look   *loadtest.Inspector
-	pub    *loadtest.Publisher
-	api    *loadtest.Platform
+	t       *testing.T
+	name    string // unique; also the worker's hostname
+	top     *loadtest.Topology
+	look    *loadtest.Inspector
+	pub     *loadtest.Publisher
+	api     *loadtest.Platform
 	env     map[string]string
 	cipher  *sailor.Cipher
 	workers []*worker // started in process
