@@ -20,7 +20,7 @@ const RequestTimeoutEnv = "FITBITPLUS_REQUEST_TIMEOUT"
 // environment's OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET are the default client
 // credentials; a credential's own clientId / clientSecret override them.
 func newAPIProvider(c *cli) (*fitbitplus.Clients, error) {
-	var opts []fitbitplus.Option
+	opts := []fitbitplus.Option{fitbitplus.WithSecrets(c.Secrets)}
 	if v := c.Getenv(RequestTimeoutEnv); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

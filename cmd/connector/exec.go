@@ -58,6 +58,7 @@ func cmdExec(ctx context.Context, c *cli, args []string) error {
 	if err := readJSONArg(*configArg, &cfg); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--config: %w", err)}
 	}
+	c.Secrets.AddConfig(map[string]any(cfg))
 	var snapshot json.RawMessage
 	if err := readJSONArg(*snapshotArg, &snapshot); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--snapshot: %w", err)}

@@ -12,14 +12,17 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/fitbitplus/connector/lib/secrets"
 )
 
 // cli is what every subcommand gets instead of reaching for globals.
 type cli struct {
-	Getenv func(string) string
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
+	Getenv  func(string) string
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Secrets *secrets.Redactor // every secret the process knows; run sets it and redacts Stdout and Stderr with it
 }
 
 // exitError carries a specific exit status out of a subcommand.
@@ -60,8 +63,13 @@ func main() {
 	os.Exit(code)
 }
 
-// run dispatches to a subcommand and maps its error to an exit status.
+// run dispatches to a subcommand and maps its error to an exit status. What
+// it and the subcommand write goes through one redactor, which starts with
+// the environment's secrets; the subcommands add those they learn.
 func run(ctx context.Context, args []string, c *cli) int {
+	c.Secrets = secrets.New(c.Getenv("OAUTH_CLIENT_SECRET"), c.Getenv("ELASTICIO_API_KEY"),
+		c.Getenv("ELASTICIO_MESSAGE_CRYPTO_PASSWORD"))
+	c.Stdout, c.Stderr = c.Secrets.Writer(c.Stdout), c.Secrets.Writer(c.Stderr)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(c.Stderr)
 		if len(args) == 0 {

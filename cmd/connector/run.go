@@ -8,7 +8,6 @@ import (
 	"github.com/KimMachineGun/automemlimit/memlimit"
 
 	"github.com/fitbitplus/connector/lib/sailor"
-	"github.com/fitbitplus/connector/lib/secrets"
 )
 
 // cmdRun is the worker: `connector run`, configured by the ELASTICIO_*
@@ -24,11 +23,7 @@ func cmdRun(ctx context.Context, c *cli, args []string) error {
 		hostname = "connector"
 	}
 	s, err := sailor.LoadSettings(c.Getenv)
-	red := secrets.New(s.Secrets()...)
-	red.Add(c.Getenv("OAUTH_CLIENT_SECRET"))
-	o := s.LogOptions(hostname)
-	o.Secrets = red
-	log := sailor.NewLogger(c.Stdout, o)
+	log := sailor.NewLogger(c.Stdout, s.LogOptions(hostname)) // c.Stdout is redacted
 	if err != nil {
 		log.Log(ctx, sailor.LevelFatal, "invalid environment", "err", err)
 		return &exitError{code: 1, err: err}
@@ -46,7 +41,7 @@ func cmdRun(ctx context.Context, c *cli, args []string) error {
 		Functions: functions(),
 		API:       api,
 		Logger:    log,
-		Secrets:   red,
+		Secrets:   c.Secrets,
 		Hostname:  hostname,
 	})
 	if err != nil {

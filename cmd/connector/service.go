@@ -8,7 +8,6 @@ import (
 	connector "github.com/fitbitplus/connector"
 	"github.com/fitbitplus/connector/lib/component"
 	"github.com/fitbitplus/connector/lib/sailor"
-	"github.com/fitbitplus/connector/lib/secrets"
 )
 
 // cmdService is `connector service verifyCredentials|getMetaModel|selectModel`:
@@ -21,18 +20,15 @@ func cmdService(ctx context.Context, c *cli, args []string) error {
 	}
 	hostname, _ := os.Hostname()
 	s := sailor.LoadServiceSettings(c.Getenv)
-	red := secrets.New(s.APIKey, c.Getenv("OAUTH_CLIENT_SECRET"))
-	red.AddConfig(map[string]any(s.Cfg))
-	o := s.LogOptions(hostname)
-	o.Secrets = red
-	log := sailor.NewLogger(c.Stdout, o)
+	c.Secrets.AddConfig(map[string]any(s.Cfg))
+	log := sailor.NewLogger(c.Stdout, s.LogOptions(hostname)) // c.Stdout is redacted
 	err := sailor.RunService(ctx, args[0], c.Getenv, sailor.ServiceDeps{
 		VerifyCredentials: func(ctx context.Context, cfg component.Config) (string, error) {
 			return verifyCredential(ctx, c, cfg)
 		},
 		ComponentJSON: connector.ComponentJSON,
 		Logger:        log,
-		Secrets:       red,
+		Secrets:       c.Secrets,
 	})
 	if err != nil {
 		return &exitError{code: 1, err: err}

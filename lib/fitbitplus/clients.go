@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/secrets"
 )
 
 // Clients gives authenticated API clients per credential. Create one per
@@ -56,6 +57,7 @@ type options struct {
 	sleep          func(context.Context, time.Duration) error
 	jitter         func() float64
 	log            *slog.Logger
+	secrets        *secrets.Redactor
 }
 
 // Option configures NewClients.
@@ -97,6 +99,11 @@ func WithJitter(f func() float64) Option { return func(o *options) { o.jitter = 
 // WithLogger sets the logger (default: discard). Only debug records are
 // written, never secrets, tokens or bodies.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithSecrets registers every client secret a credential brings and every
+// token obtained with r, so that the process removes them from its logs and
+// events.
+func WithSecrets(r *secrets.Redactor) Option { return func(o *options) { o.secrets = r } }
 
 // MaxIdleConnsPerHost is the keep-alive pool of DefaultTransport for the API
 // host. It is above any prefetch a worker runs with, so that every message in
@@ -187,8 +194,9 @@ func (c *Clients) source(cred Credential) *tokenSource {
 	if s, ok := c.sources[key]; ok {
 		return s
 	}
+	c.opts.secrets.Add(cred.ClientSecret)
 	s := &tokenSource{cred: cred, client: c.plain, ctx: c.opts.ctx, timeout: c.opts.tokenTimeout,
-		now: c.opts.now, log: c.opts.log}
+		now: c.opts.now, log: c.opts.log, secrets: c.opts.secrets}
 	s.api = c.clientFor(s)
 	c.sources[key] = s
 	return s

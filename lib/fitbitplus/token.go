@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/fitbitplus/connector/lib/secrets"
 )
 
 // MediaType is the JSON:API media type of every request and response body.
@@ -51,7 +53,8 @@ type tokenSource struct {
 	timeout time.Duration
 	now     func() time.Time
 	log     *slog.Logger
-	api     *apiClient // the API client authenticated by this source, made once
+	secrets *secrets.Redactor // learns every token obtained
+	api     *apiClient        // the API client authenticated by this source, made once
 
 	group singleflight.Group
 
@@ -195,6 +198,7 @@ func (s *tokenSource) exchange(ctx context.Context, attrs map[string]string) (*o
 			Reason: "the token endpoint's answer holds no access token; is " + s.cred.BaseURL + " a Fitbit Plus API?"}
 	}
 	a := answer.Data.Attributes
+	s.secrets.Add(a.AccessToken, a.RefreshToken)
 	lifetime := defaultLifetime
 	if secs := seconds(a.ExpiresIn); secs > 0 {
 		lifetime = time.Duration(secs) * time.Second
