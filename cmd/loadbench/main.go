@@ -61,6 +61,7 @@ type options struct {
 	prefill                   bool
 	noValidate                bool
 	latency, tokenLife        time.Duration
+	idle                      time.Duration
 	failRate                  float64
 	rateLimitEvery            int
 	jsonFile, amqpURL, binary string
@@ -83,6 +84,7 @@ func parseOptions(args []string, stderr io.Writer) (options, []int, []int, error
 	fs.BoolVar(&o.brokerOnly, "broker-only", false, "measure the broker alone: a relay that republishes with confirm and acks, no worker")
 	fs.BoolVar(&o.relayProcess, "relay-process", false, "with --broker-only: run the relay as its own process (its CPU and RSS measured like a worker's)")
 	fs.BoolVar(&o.prefill, "prefill", false, "publish all inputs before launching the worker and measure the drain (no latency figures)")
+	fs.DurationVar(&o.idle, "idle", 0, "instead of a load, measure the workers (or relay processes) consuming an empty queue for this long: context switches and CPU")
 	fs.BoolVar(&o.noValidate, "no-validate", false, "the sandbox skips validating requests against swagger.json (frees harness CPU)")
 	fs.DurationVar(&o.latency, "api-latency", 0, "latency the sandbox adds to every API request")
 	fs.Float64Var(&o.failRate, "fail-rate", 0, "fraction of API requests the sandbox answers 503")
@@ -126,6 +128,7 @@ func (o options) config(url string, prefetch, workers int) loadtest.BenchConfig 
 		Workers: workers, Quorum: o.quorum, Window: o.window, APILatency: o.latency, FailRate: o.failRate,
 		RateLimitEvery: o.rateLimitEvery, TokenLifetime: o.tokenLife, LogLevel: o.logLevel,
 		Timeout: o.timeout, BrokerOnly: o.brokerOnly, Prefill: o.prefill, NoValidation: o.noValidate, Extra: o.workerEnv,
+		Idle:        o.idle,
 		RelayBinary: o.relayBinary()}
 }
 
@@ -176,6 +179,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				if err != nil {
 					fmt.Fprintf(stderr, "loadbench: run prefetch=%d workers=%d #%d: %v\n", p, w, i+1, err)
 					failed = true
+					continue
+				}
+				if r.Load == "idle" {
+					fmt.Fprintf(stderr, "run idle prefetch=%d workers=%d #%d: %d context switches, %.0f ms CPU in %.1f s\n",
+						p, w, i+1, r.IdleContextSwitches, r.IdleCPUMs, r.IdleSeconds)
+					runs = append(runs, r)
 					continue
 				}
 				fmt.Fprintf(stderr, "run %s prefetch=%d workers=%d #%d: %.0f msg/s ok=%d lost=%d dup=%d p50=%.1fms rss=%.1fMB cpu=%.3fms/msg harness=%.3fms/msg first=%.0fms\n",

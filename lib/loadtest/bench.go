@@ -51,7 +51,10 @@ type BenchConfig struct {
 	// first output); no per-message latency. Default: the windowed stream.
 	Prefill      bool
 	NoValidation bool // the sandbox skips validating requests against swagger.json (less harness CPU)
-	Extra        map[string]string
+	// Idle measures, instead of a load, the workers consuming an empty queue
+	// for this long: their context switches and CPU.
+	Idle  time.Duration
+	Extra map[string]string
 }
 
 func (c *BenchConfig) defaults() {
@@ -104,6 +107,11 @@ type BenchResult struct {
 	Injected429   int64   `json:"injected429"`
 	TokenGrants   int64   `json:"tokenExchanges"`
 	WorkerExits   []int   `json:"workerExits,omitempty"`
+	// Of an idle run: the window, and the workers' context switches and CPU
+	// in it.
+	IdleSeconds         float64 `json:"idleSeconds,omitempty"`
+	IdleContextSwitches int64   `json:"idleContextSwitches,omitempty"`
+	IdleCPUMs           float64 `json:"idleCpuMs,omitempty"`
 }
 
 // Inputs makes the body of input i for an action against the sandbox's seed.
@@ -152,6 +160,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		Quorum: cfg.Quorum, Load: "window", Window: cfg.Window, APILatencyMs: ms(cfg.APILatency), FailRate: cfg.FailRate}
 	if cfg.Prefill {
 		res.Load, res.Window = "prefill", 0
+	}
+	if cfg.Idle > 0 {
+		res.Load, res.Window, res.N = "idle", 0, 0
 	}
 	if cfg.BrokerOnly {
 		res.Mode, res.Action = "broker", "relay"
@@ -202,12 +213,14 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("m-%07d", i)
 	}
-	if cfg.Prefill {
+	switch {
+	case cfg.Idle > 0:
+	case cfg.Prefill:
 		// Nothing consumes yet: a stream whose window holds every input.
 		if err := stream(ctx, pub, col, ids, input, cfg.ProtocolVersion, len(ids)); err != nil {
 			return res, err
 		}
-	} else {
+	default:
 		if err := pub.Publish(ctx, "probe", input(0), cfg.ProtocolVersion); err != nil {
 			return res, err
 		}
@@ -266,6 +279,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 			}
 			workers = append(workers, w)
 		}
+	}
+	if cfg.Idle > 0 {
+		return idle(ctx, res, workers, cfg.Idle)
 	}
 	cpu0 := time.Duration(0)
 	if !cfg.Prefill {
@@ -355,6 +371,57 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	st := sb.Stats()
 	res.APIRequests, res.Injected5xx, res.Injected429, res.TokenGrants = st.Requests, st.Injected5xx, st.Injected429, st.TokenExchanges
 	return res, err
+}
+
+// idle measures workers consuming an empty queue: once they are ready and
+// a second has passed (start-up done), their context switches and CPU
+// over the window.
+func idle(ctx context.Context, res BenchResult, workers []*Worker, window time.Duration) (BenchResult, error) {
+	if len(workers) == 0 {
+		return res, errors.New("an idle run needs worker processes (with --broker-only, --relay-process)")
+	}
+	for _, w := range workers {
+		if err := w.WaitReady(30 * time.Second); err != nil {
+			return res, err
+		}
+	}
+	if err := sleepCtx(ctx, time.Second); err != nil {
+		return res, err
+	}
+	before := make([]Usage, len(workers))
+	for i, w := range workers {
+		before[i] = w.Sample()
+	}
+	start := time.Now()
+	if err := sleepCtx(ctx, window); err != nil {
+		return res, err
+	}
+	for i, w := range workers {
+		after := w.Sample()
+		res.IdleContextSwitches += after.ContextSwitches - before[i].ContextSwitches
+		res.IdleCPUMs += ms(after.CPU - before[i].CPU)
+	}
+	res.IdleSeconds = time.Since(start).Seconds()
+	for _, w := range workers {
+		code, err := w.Stop(30 * time.Second)
+		res.WorkerExits = append(res.WorkerExits, code)
+		if err != nil {
+			return res, err
+		}
+		res.PeakRSSMB = max(res.PeakRSSMB, float64(w.Final().PeakRSSKB)/1024)
+	}
+	return res, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func firstOutput(workers []*Worker) string {

@@ -36,6 +36,9 @@ func Median(runs []BenchResult) BenchResult {
 	out.FirstOutputMs = pick(func(r BenchResult) float64 { return r.FirstOutputMs })
 	out.HarnessCPUMs = pick(func(r BenchResult) float64 { return r.HarnessCPUMs })
 	out.OK = int(pick(func(r BenchResult) float64 { return float64(r.OK) }))
+	out.IdleSeconds = pick(func(r BenchResult) float64 { return r.IdleSeconds })
+	out.IdleContextSwitches = int64(pick(func(r BenchResult) float64 { return float64(r.IdleContextSwitches) }))
+	out.IdleCPUMs = pick(func(r BenchResult) float64 { return r.IdleCPUMs })
 	for _, r := range runs {
 		out.Errors = max(out.Errors, r.Errors)
 		out.Lost = max(out.Lost, r.Lost)
@@ -52,9 +55,31 @@ func Median(runs []BenchResult) BenchResult {
 // (a relay process has its CPU and RSS).
 func WriteTable(w io.Writer, results []BenchResult) error {
 	var b strings.Builder
+	var loads, idles []BenchResult
+	for _, r := range results {
+		if r.Load == "idle" {
+			idles = append(idles, r)
+		} else {
+			loads = append(loads, r)
+		}
+	}
+	if len(idles) > 0 {
+		b.WriteString("| mode | action | prefetch | workers | idle s | context switches | per 10 s | CPU ms | per 10 s | peak RSS MB |\n")
+		b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, r := range idles {
+			per10 := 10 / max(r.IdleSeconds, 1e-9)
+			fmt.Fprintf(&b, "| %s | %s | %d | %d | %.1f | %d | %.0f | %.0f | %.0f | %.1f |\n", r.Mode, r.Action, r.Prefetch, r.Workers,
+				r.IdleSeconds, r.IdleContextSwitches, float64(r.IdleContextSwitches)*per10, r.IdleCPUMs, r.IdleCPUMs*per10, r.PeakRSSMB)
+		}
+		if len(loads) == 0 {
+			_, err := io.WriteString(w, b.String())
+			return err
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("| mode | load | action | N | prefetch | workers | queue | API latency | fail rate | ok | errors | lost | dup | dead | msg/s | p50 ms | p95 ms | p99 ms | peak RSS MB | CPU ms/msg | harness CPU ms/msg | first output ms |\n")
 	b.WriteString("|---|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	for _, r := range results {
+	for _, r := range loads {
 		queue := "classic"
 		if r.Quorum {
 			queue = "quorum"

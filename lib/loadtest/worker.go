@@ -224,8 +224,9 @@ func (w *Worker) Output() string { return w.out.String() }
 
 // Usage is a worker's resource use.
 type Usage struct {
-	PeakRSSKB int64         // peak resident set size
-	CPU       time.Duration // user + system CPU time
+	PeakRSSKB       int64         // peak resident set size
+	CPU             time.Duration // user + system CPU time
+	ContextSwitches int64         // voluntary and involuntary, of all its threads (Sample only)
 }
 
 // Sample reads the running process's CPU time and peak RSS from /proc
@@ -285,17 +286,30 @@ func procUsage(pid int) Usage {
 			}
 		}
 	}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				f := strings.Fields(rest)
-				if len(f) > 0 {
-					u.PeakRSSKB, _ = strconv.ParseInt(f[0], 10, 64)
-				}
+	u.PeakRSSKB = statusField(fmt.Sprintf("/proc/%d/status", pid), "VmHWM:")
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	for _, t := range tasks {
+		u.ContextSwitches += statusField(t, "voluntary_ctxt_switches:") + statusField(t, "nonvoluntary_ctxt_switches:")
+	}
+	return u
+}
+
+// statusField is the first number of a /proc status file's field, 0 when
+// absent.
+func statusField(path, field string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
 			}
 		}
 	}
-	return u
+	return 0
 }
 
 // capBuffer keeps lines up to max bytes, then drops the rest.
