@@ -58,6 +58,7 @@ type options struct {
 	n, repeats, window        int
 	quorum, brokerOnly        bool
 	relayProcess              bool
+	withRelay                 bool
 	prefill                   bool
 	noValidate                bool
 	latency, tokenLife        time.Duration
@@ -83,6 +84,7 @@ func parseOptions(args []string, stderr io.Writer) (options, []int, []int, error
 	fs.BoolVar(&o.quorum, "quorum", false, "make the input queue a quorum queue")
 	fs.BoolVar(&o.brokerOnly, "broker-only", false, "measure the broker alone: a relay that republishes with confirm and acks, no worker")
 	fs.BoolVar(&o.relayProcess, "relay-process", false, "with --broker-only: run the relay as its own process (its CPU and RSS measured like a worker's)")
+	fs.BoolVar(&o.withRelay, "with-relay", false, "run the relay process before the worker in every repeat and report their ratios")
 	fs.BoolVar(&o.prefill, "prefill", false, "publish all inputs before launching the worker and measure the drain (no latency figures)")
 	fs.DurationVar(&o.idle, "idle", 0, "instead of a load, measure the workers (or relay processes) consuming an empty queue for this long: context switches and CPU")
 	fs.BoolVar(&o.noValidate, "no-validate", false, "the sandbox skips validating requests against swagger.json (frees harness CPU)")
@@ -137,6 +139,11 @@ func (o options) relayBinary() string {
 	if !o.brokerOnly || !o.relayProcess {
 		return ""
 	}
+	return selfBinary()
+}
+
+// selfBinary is this executable (it runs `loadbench relay`).
+func selfBinary() string {
 	self, err := os.Executable()
 	if err != nil {
 		return os.Args[0]
@@ -170,39 +177,55 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var all []setting
 	var medians []loadtest.BenchResult
+	var ratios []ratio
 	failed := false
 	for _, w := range workers {
 		for _, p := range prefetches {
-			var runs []loadtest.BenchResult
+			// With --with-relay each repeat runs the relay process, then the
+			// worker, so that their ratio is taken in one run.
+			configs := []loadtest.BenchConfig{o.config(url, p, w)}
+			if o.withRelay {
+				rc := o.config(url, p, w)
+				rc.BrokerOnly, rc.RelayBinary = true, selfBinary()
+				configs = append([]loadtest.BenchConfig{rc}, configs...)
+			}
+			runs := make([][]loadtest.BenchResult, len(configs))
+			var pairs [][2]loadtest.BenchResult
 			for i := 0; i < o.repeats && ctx.Err() == nil; i++ {
-				r, err := loadtest.Bench(ctx, o.config(url, p, w))
-				if err != nil {
-					fmt.Fprintf(stderr, "loadbench: run prefetch=%d workers=%d #%d: %v\n", p, w, i+1, err)
-					failed = true
+				var got []loadtest.BenchResult
+				for k, cfg := range configs {
+					r, err := loadtest.Bench(ctx, cfg)
+					if err != nil {
+						fmt.Fprintf(stderr, "loadbench: run %s prefetch=%d workers=%d #%d: %v\n", cfg.Action, p, w, i+1, err)
+						failed = true
+						continue
+					}
+					logRun(stderr, r, i+1)
+					runs[k] = append(runs[k], r)
+					got = append(got, r)
+				}
+				if o.withRelay && len(got) == 2 {
+					pairs = append(pairs, [2]loadtest.BenchResult{got[0], got[1]})
+				}
+			}
+			for _, rs := range runs {
+				if len(rs) == 0 {
 					continue
 				}
-				if r.Load == "idle" {
-					fmt.Fprintf(stderr, "run idle prefetch=%d workers=%d #%d: %d context switches, %.0f ms CPU in %.1f s\n",
-						p, w, i+1, r.IdleContextSwitches, r.IdleCPUMs, r.IdleSeconds)
-					runs = append(runs, r)
-					continue
-				}
-				fmt.Fprintf(stderr, "run %s prefetch=%d workers=%d #%d: %.0f msg/s ok=%d lost=%d dup=%d p50=%.1fms rss=%.1fMB cpu=%.3fms/msg harness=%.3fms/msg first=%.0fms\n",
-					r.Load, p, w, i+1, r.MsgsPerSec, r.OK, r.Lost, r.Duplicates, r.P50Ms, r.PeakRSSMB, r.CPUMsPerMsg, r.HarnessCPUMs, r.FirstOutputMs)
-				runs = append(runs, r)
+				m := loadtest.Median(rs)
+				medians = append(medians, m)
+				all = append(all, setting{Median: m, Runs: rs})
 			}
-			if len(runs) == 0 {
-				continue
+			if len(pairs) > 0 {
+				ratios = append(ratios, pairRatio(pairs))
 			}
-			m := loadtest.Median(runs)
-			medians = append(medians, m)
-			all = append(all, setting{Median: m, Runs: runs})
 		}
 	}
 	if err := loadtest.WriteTable(stdout, medians); err != nil {
 		fmt.Fprintf(stderr, "loadbench: %v\n", err)
 		return 1
 	}
+	writeRatios(stdout, ratios)
 	if o.jsonFile != "" {
 		b, _ := json.MarshalIndent(all, "", "  ")
 		if err := os.WriteFile(o.jsonFile, append(b, '\n'), 0o644); err != nil {
@@ -219,6 +242,61 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func logRun(w io.Writer, r loadtest.BenchResult, i int) {
+	if r.Load == "idle" {
+		fmt.Fprintf(w, "run idle %s prefetch=%d workers=%d #%d: %d context switches, %.0f ms CPU in %.1f s\n",
+			r.Action, r.Prefetch, r.Workers, i, r.IdleContextSwitches, r.IdleCPUMs, r.IdleSeconds)
+		return
+	}
+	fmt.Fprintf(w, "run %s %s prefetch=%d workers=%d #%d: %.0f msg/s ok=%d lost=%d dup=%d p50=%.1fms rss=%.1fMB cpu=%.3fms/msg harness=%.3fms/msg first=%.0fms\n",
+		r.Load, r.Action, r.Prefetch, r.Workers, i, r.MsgsPerSec, r.OK, r.Lost, r.Duplicates, r.P50Ms, r.PeakRSSMB, r.CPUMsPerMsg, r.HarnessCPUMs, r.FirstOutputMs)
+}
+
+// ratio is the worker against the relay process of one setting: the
+// medians of the ratios of runs taken one after the other.
+type ratio struct {
+	setting                loadtest.BenchResult
+	pairs                  int
+	rate, cpu, p50, idleCS float64
+}
+
+func pairRatio(pairs [][2]loadtest.BenchResult) ratio {
+	med := func(f func(relay, worker loadtest.BenchResult) float64) float64 {
+		xs := make([]float64, 0, len(pairs))
+		for _, p := range pairs {
+			xs = append(xs, f(p[0], p[1]))
+		}
+		return loadtest.Percentile(xs, 50)
+	}
+	div := func(a, b float64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return a / b
+	}
+	return ratio{setting: pairs[0][1], pairs: len(pairs),
+		rate: med(func(r, w loadtest.BenchResult) float64 { return div(w.MsgsPerSec, r.MsgsPerSec) }),
+		cpu:  med(func(r, w loadtest.BenchResult) float64 { return div(w.CPUMsPerMsg, r.CPUMsPerMsg) }),
+		p50:  med(func(r, w loadtest.BenchResult) float64 { return div(w.P50Ms, r.P50Ms) }),
+		idleCS: med(func(r, w loadtest.BenchResult) float64 {
+			return div(float64(w.IdleContextSwitches), float64(r.IdleContextSwitches))
+		}),
+	}
+}
+
+func writeRatios(w io.Writer, rs []ratio) {
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\n| worker / relay process | pairs | msg/s | CPU ms/msg | p50 | idle context switches |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
+	for _, r := range rs {
+		s := r.setting
+		fmt.Fprintf(w, "| %s %s, prefetch %d, %d worker(s), API latency %.0f ms | %d | %.2f | %.2f | %.2f | %.2f |\n",
+			s.Action, s.Load, s.Prefetch, s.Workers, s.APILatencyMs, r.pairs, r.rate, r.cpu, r.p50, r.idleCS)
+	}
 }
 
 func ints(s string) ([]int, error) {
