@@ -116,8 +116,8 @@ func cmdDemo(ctx context.Context, c *cli, args []string) error {
 
 	st := sb.Stats()
 	d.printf("Done: %d API requests, %d token exchange(s) for the whole flow.\n", st.Requests, st.TokenExchanges)
-	d.printf("Next: try any action with `connector exec ACTION --sandbox`, e.g.\n")
-	d.printf("  echo '{\"filter\":{\"patient\":%q}}' | connector exec fetchPatientHealthMetrics --sandbox\n", patientID)
+	d.printf("Next: try any action against a sandbox of its own with `exec`, e.g. (from the repository)\n")
+	d.printf("  echo '{\"filter\":{\"patient\":%q}}' | go run ./cmd/connector exec fetchPatientHealthMetrics --sandbox\n", patientID)
 	return d.err
 }
 
