@@ -55,7 +55,7 @@ func main() {
 
 type options struct {
 	action, prefetch, workers string
-	n, repeats, window        int
+	n, repeats, window, pad   int
 	quorum, brokerOnly        bool
 	relayProcess              bool
 	withRelay                 bool
@@ -79,6 +79,7 @@ func parseOptions(args []string, stderr io.Writer) (options, []int, []int, error
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.action, "action", loadtest.ActionFetchPatient, "action: fetchPatient, createPatientHealthMetric or toFhirObservation (no API call)")
 	fs.IntVar(&o.n, "n", 2000, "inputs per run")
+	fs.IntVar(&o.pad, "pad", 0, "bytes of padding added to every input (inputs of a given size)")
 	fs.StringVar(&o.prefetch, "prefetch", "1", "prefetch values, comma-separated (one run set each)")
 	fs.StringVar(&o.workers, "workers", "1", "worker counts, comma-separated (one run set each)")
 	fs.BoolVar(&o.quorum, "quorum", false, "make the input queue a quorum queue")

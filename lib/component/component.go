@@ -109,6 +109,15 @@ type DescribedError interface {
 	ErrorFields() map[string]any
 }
 
+// LogFielder is an error that says what it is for an info-level log line
+// without free text from outside the connector, which may hold patient data:
+// codes, statuses, field names, request ids (key-value pairs for slog). The
+// runtime logs the message of an error that is not one, and the message of one
+// only at debug.
+type LogFielder interface {
+	LogFields() []any
+}
+
 // InputError says the incoming message does not fit the function's input
 // (missing required field, wrong type, value not in the enum). No API call was
 // made.
@@ -131,3 +140,6 @@ func (e *InputError) ErrorName() string { return "InvalidInput" }
 func (e *InputError) ErrorFields() map[string]any {
 	return map[string]any{"field": e.Field}
 }
+
+// LogFields implements LogFielder: the field; the reason may quote a value.
+func (e *InputError) LogFields() []any { return []any{"field", e.Field} }

@@ -126,6 +126,27 @@ func (e *APIError) ErrorFields() map[string]any {
 	return f
 }
 
+// LogFields implements component.LogFielder: the status, the codes and
+// sources of the entries and the request id; never their titles or details,
+// which may quote patient data.
+func (e *APIError) LogFields() []any {
+	var codes, sources []string
+	for _, o := range e.Errors {
+		codes = append(codes, o.Code)
+		if o.Source != nil {
+			sources = append(sources, o.Source.Pointer+o.Source.Parameter)
+		}
+	}
+	f := []any{"status", e.Status, "codes", codes}
+	if len(sources) > 0 {
+		f = append(f, "sources", sources)
+	}
+	if e.ReqID != "" {
+		f = append(f, "req_id", e.ReqID)
+	}
+	return f
+}
+
 // Code returns the code of the first error entry, or "".
 func (e *APIError) Code() string {
 	if len(e.Errors) == 0 {
@@ -244,6 +265,19 @@ func (e *CredentialError) ErrorFields() map[string]any {
 	put("req_id", e.ReqID)
 	if e.Status != 0 {
 		f["status"] = e.Status
+	}
+	return f
+}
+
+// LogFields implements component.LogFielder: the field, client id, status,
+// code and request id; not the API's detail.
+func (e *CredentialError) LogFields() []any {
+	f := []any{"field", e.Field, "client_id", e.ClientID}
+	if e.Status != 0 {
+		f = append(f, "status", e.Status, "code", e.Code)
+	}
+	if e.ReqID != "" {
+		f = append(f, "req_id", e.ReqID)
 	}
 	return f
 }

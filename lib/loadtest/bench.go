@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,7 +54,10 @@ type BenchConfig struct {
 	NoValidation bool // the sandbox skips validating requests against swagger.json (less harness CPU)
 	// Idle measures, instead of a load, the workers consuming an empty queue
 	// for this long: their context switches and CPU.
-	Idle  time.Duration
+	Idle time.Duration
+	// Pad adds a field of this many bytes to every input (the actions
+	// ignore it): inputs of a given size, for the memory they take.
+	Pad   int
 	Extra map[string]string
 }
 
@@ -146,6 +150,19 @@ func Inputs(action string, seed sandbox.Seeded) (func(i int) any, error) {
 	return nil, fmt.Errorf("action %q is not supported (%s, %s, %s)", action, ActionFetchPatient, ActionCreateMetric, ActionToFhir)
 }
 
+// padded adds a field of n bytes to the inputs of input.
+func padded(input func(int) any, n int) func(int) any {
+	pad := strings.Repeat("x", n)
+	return func(i int) any {
+		body, ok := input(i).(map[string]any)
+		if !ok {
+			return input(i)
+		}
+		body["padding"] = pad
+		return body
+	}
+}
+
 // Bench runs one benchmark: sandbox, fake platform, topology, workers (or
 // the relay), a probe input for the time to first output, then a stream of
 // N inputs kept Window deep; it stops by itself within cfg.Timeout. With
@@ -185,6 +202,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	input, err := Inputs(cfg.Action, sb.Seeded())
 	if err != nil {
 		return res, err
+	}
+	if cfg.Pad > 0 {
+		input = padded(input, cfg.Pad)
 	}
 	platform := NewPlatform(StepConfig(base))
 	defer platform.Close()

@@ -17,7 +17,11 @@ import (
 type Record struct {
 	Data, Errors, Dead int
 	FirstAt            time.Time // first data or error event
-	ErrorMessages      []string  // the decrypted error events' messages
+	SettledAt          time.Time // first outcome of any kind, dead letters included
+	// FirstEnd is the "end" header of the first data or error event: when
+	// the worker published it.
+	FirstEnd      time.Time
+	ErrorMessages []string // the decrypted error events' messages
 }
 
 // Outcome names a settled record: "data", "error", "dead", or "" while none.
@@ -202,6 +206,7 @@ func (c *Collector) record(queue string, d amqp.Delivery) {
 	}
 	if r.Outcome() == "" {
 		c.settled++
+		r.SettledAt = now
 	}
 	switch queue {
 	case c.top.DeadQueue:
@@ -223,6 +228,9 @@ func (c *Collector) record(queue string, d amqp.Delivery) {
 	}
 	if queue != c.top.DeadQueue && r.FirstAt.IsZero() {
 		r.FirstAt = now
+		if ms, ok := d.Headers["end"].(int64); ok {
+			r.FirstEnd = time.UnixMilli(ms)
+		}
 	}
 	close(c.wake)
 	c.wake = make(chan struct{})

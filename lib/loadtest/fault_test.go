@@ -19,6 +19,7 @@ import (
 	"github.com/fitbitplus/connector/lib/loadtest"
 	"github.com/fitbitplus/connector/lib/sailor"
 	"github.com/fitbitplus/connector/lib/sandbox"
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // The fault suite: each case runs a stream of inputs through a real broker
@@ -46,6 +47,7 @@ func TestFaultBrokerRestart(t *testing.T) {
 	if _, err := broker.Ctl("stop_app"); err != nil {
 		t.Fatal(err)
 	}
+	stopped := time.Now()
 	atStop := r.col.Settled()
 	// The outage lasts until the worker has tried to reconnect and failed.
 	sup.waitOutput(t, 30*time.Second, "reconnect consumer failed", "connect write failed")
@@ -57,10 +59,96 @@ func TestFaultBrokerRestart(t *testing.T) {
 	}
 	r.waitSettled(ids, 60*time.Second)
 	tally := r.expect(ids, allData, 5)
+	// Only an input whose output the broker had before the outage may be
+	// output twice: the worker abandons what it has not published once its
+	// input's channel is gone.
+	confirmedBefore := 0
+	for _, id := range ids {
+		rec := r.col.Record(id)
+		before := !rec.FirstEnd.IsZero() && rec.FirstEnd.Before(stopped)
+		if before {
+			confirmedBefore++
+		}
+		if rec.Data > 1 && !before {
+			t.Errorf("input %s was output %d times, its first output published after the outage began", id, rec.Data)
+		}
+	}
 	sup.mu.Lock()
-	t.Logf("broker restarted after %d of %d inputs settled; worker restarts %d; duplicates (true redeliveries) %d",
-		atStop, len(ids), sup.restarts, tally.Duplicates)
+	t.Logf("broker restarted after %d of %d inputs settled (%d published before it stopped); worker restarts %d; duplicates %d",
+		atStop, len(ids), confirmedBefore, sup.restarts, tally.Duplicates)
 	sup.mu.Unlock()
+}
+
+// TestFaultUnpublishableOutputs feeds inputs whose events no retry can
+// publish: an error whose copy for reply_to has a routing key over 255 bytes,
+// and outputs whose headers do not fit in a frame; and, on a worker whose
+// data size limit no output meets, ordinary inputs. Each is settled at once,
+// and the input after it is processed within a second.
+func TestFaultUnpublishableOutputs(t *testing.T) {
+	const frameMax = 131072 // RabbitMQ's default, which the client accepts
+	// check: every input settles, and the one after each unpublishable
+	// input within a second of it, with no publish retried.
+	check := func(r *rig, w *loadtest.Worker, ids []string) {
+		r.t.Helper()
+		r.waitSettled(ids, 30*time.Second)
+		for i := 1; i < len(ids); i++ {
+			prev, next := r.col.Record(ids[i-1]), r.col.Record(ids[i])
+			if took := next.SettledAt.Sub(prev.SettledAt); took > time.Second {
+				r.t.Errorf("input %s waited %v after %s", ids[i], took, ids[i-1])
+			}
+		}
+		if n := strings.Count(w.Output(), "publish failed; retrying"); n > 0 {
+			r.t.Errorf("%d publishes were retried", n)
+		}
+	}
+	publish := func(r *rig, id string, body any, extra amqp.Table) {
+		r.t.Helper()
+		plain, _ := json.Marshal(map[string]any{"headers": map[string]any{}, "body": body})
+		h := loadtest.InputHeaders(id)
+		for k, v := range extra {
+			h[k] = v
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.pub.PublishRaw(ctx, id, r.cipher.EncryptMessage(plain, 1), h); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := r.pub.Confirm(ctx); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	t.Run("routing_key_and_frame", func(t *testing.T) {
+		r := newRig(t, rigOptions{})
+		// Every output carries a 4 KB header of this step's; an input whose
+		// headers nearly fill a frame makes its outputs too large for one.
+		w := r.start(r.env(1, map[string]string{"ELASTICIO_ADDITIONAL_VARS_FOR_HEADERS": "STEP_NOTE",
+			"STEP_NOTE": strings.Repeat("n", 4096)}))
+		publish(r, "reply-to-300", map[string]any{"id": "no-such-patient"}, amqp.Table{"reply_to": strings.Repeat("r", 300)})
+		publish(r, "after-reply-to", r.input(1), nil)
+		publish(r, "meta-over-frame", r.input(2), amqp.Table{"x-eio-meta-big": strings.Repeat("m", frameMax-2048)})
+		publish(r, "after-meta", r.input(3), nil)
+		check(r, w, []string{"reply-to-300", "after-reply-to", "meta-over-frame", "after-meta"})
+		want := map[string]string{"reply-to-300": "error", "meta-over-frame": "dead", "after-reply-to": "data", "after-meta": "data"}
+		for id, o := range want {
+			if got := r.col.Record(id).Outcome(); got != o {
+				t.Errorf("input %s: %s, want %s", id, got, o)
+			}
+		}
+	})
+	t.Run("data_over_the_size_limit", func(t *testing.T) {
+		r := newRig(t, rigOptions{})
+		w := r.start(r.env(1, map[string]string{"ELASTICIO_OUTGOING_MESSAGE_SIZE_LIMIT": "100"}))
+		ids := []string{"big-0", "big-1", "big-2"}
+		for i, id := range ids {
+			publish(r, id, r.input(i), nil)
+		}
+		check(r, w, ids)
+		for _, id := range ids {
+			if rec := r.col.Record(id); rec.Outcome() != "error" || !strings.Contains(strings.Join(rec.ErrorMessages, " "), "exceeds limit of 100") {
+				t.Errorf("input %s: %s %v", id, rec.Outcome(), rec.ErrorMessages)
+			}
+		}
+	})
 }
 
 func TestFaultSIGKILL(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -85,8 +86,12 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if !o.noCollect {
 		r.collect()
 	}
-	if r.bin, err = loadtest.BuildConnector(); err != nil {
-		t.Fatal(err)
+	// LOADTEST_CONNECTOR runs the suite against another build (an older
+	// one, to see a regression test fail).
+	if r.bin = os.Getenv("LOADTEST_CONNECTOR"); r.bin == "" {
+		if r.bin, err = loadtest.BuildConnector(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return r
 }

@@ -31,6 +31,7 @@ type execution struct {
 	cfg       component.Config   // this message's copy of the step config
 	log       *slog.Logger
 	live      func() bool // whether the input can still be settled
+	omitInput bool        // error events carry no errorInput (the input is too large)
 	mu        sync.Mutex
 	ended     bool
 	inflight  sync.WaitGroup
@@ -201,7 +202,7 @@ func (x *execution) publishError(ctx context.Context, err error) error {
 	if lErr := waitLimiter(ctx, w.errorLimiter); lErr != nil {
 		return lErr
 	}
-	x.log.Info("emitting error", "err", err)
+	x.logError(err)
 	p := w.errorPayload(err, x.errorInput())
 	body, mErr := json.Marshal(p)
 	if mErr != nil {
@@ -226,10 +227,28 @@ func (x *execution) publishError(ctx context.Context, err error) error {
 	return rErr
 }
 
+// logError logs an error event: at info what it is (a LogFielder's fields,
+// never free text from the API, which may hold patient data), at debug its
+// message.
+func (x *execution) logError(err error) {
+	var lf component.LogFielder
+	if !errors.As(err, &lf) {
+		x.log.Info("emitting error", "err", err)
+		return
+	}
+	name := "Error"
+	var de component.DescribedError
+	if errors.As(err, &de) {
+		name = de.ErrorName()
+	}
+	x.log.Info("emitting error", append([]any{"name", name}, lf.LogFields()...)...)
+	x.log.Debug("error detail", "err", err)
+}
+
 // errorInput is the input envelope as a base64 AES string: the content
 // itself for v1, the raw ciphertext re-encoded for v2.
 func (x *execution) errorInput() string {
-	if x.d == nil {
+	if x.d == nil || x.omitInput {
 		return ""
 	}
 	if x.in.protocolVersion < 2 {

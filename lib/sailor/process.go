@@ -40,6 +40,14 @@ func (o outcome) String() string {
 func (w *worker) handle(ctx context.Context, d *amqp.Delivery, live func() bool) outcome {
 	in := readIncoming(d.Headers, nowMs())
 	log := w.log.With("threadId", in.threadID, "messageId", in.messageID, "parentMessageId", in.parentMessageID)
+	if limit := w.settings.IncomingMessageSizeLimit; len(d.Body) > limit {
+		// Refused before decrypting: decoding takes a few times its size.
+		log.Error("rejecting an input over the size limit", "bytes", len(d.Body), "limit", limit)
+		x := &execution{w: w, d: d, in: in, log: log, live: live, omitInput: true}
+		_ = x.fail(ctx, fmt.Errorf("Incoming message size %d exceeds limit of %d.", len(d.Body), limit)) //nolint:staticcheck // worded as the outgoing limit's error
+		x.finish()
+		return outcomeReject
+	}
 	msg, err := w.decode(d, in.protocolVersion)
 	if err != nil {
 		log.Error("rejecting a message that cannot be decoded", "err", err, "protocolVersion", in.protocolVersion, "bytes", len(d.Body))
@@ -102,7 +110,7 @@ func (w *worker) decode(d *amqp.Delivery, version int) (*component.Message, erro
 		return nil, err
 	}
 	var msg component.Message
-	if err := json.Unmarshal(plain, &msg); err != nil {
+	if err := msg.UnmarshalJSON(plain); err != nil { // one parse; json.Unmarshal would scan it first
 		return nil, err
 	}
 	return &msg, nil

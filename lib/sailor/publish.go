@@ -166,14 +166,15 @@ func publishable(key string, msg amqp.Publishing, frameMax int) error {
 	if err := msg.Headers.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUnpublishable, err)
 	}
+	size := fieldSize(msg.Headers) + 64 // the header frame: headers, then fixed fields
 	for _, v := range []string{msg.ContentType, msg.ContentEncoding, msg.CorrelationId, msg.ReplyTo,
 		msg.Expiration, msg.MessageId, msg.Type, msg.UserId, msg.AppId} {
 		if len(v) > 255 {
 			return fmt.Errorf("%w: a property is %d bytes long (at most 255)", errUnpublishable, len(v))
 		}
+		size += 1 + len(v)
 	}
-	// The properties besides the headers take at most 14 short strings.
-	if size := fieldSize(msg.Headers) + 14*256 + 64; frameMax > 0 && size > frameMax {
+	if frameMax > 0 && size > frameMax {
 		return fmt.Errorf("%w: its headers take about %d bytes, over the frame size %d", errUnpublishable, size, frameMax)
 	}
 	return nil

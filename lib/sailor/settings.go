@@ -38,6 +38,7 @@ type Settings struct {
 	PublishMaxRetryDelay     time.Duration
 	PersistentMessages       bool
 	OutgoingMessageSizeLimit int
+	IncomingMessageSizeLimit int
 	NoSelfPassthrough        bool
 	ProtocolVersion          int
 	NoErrorReplies           bool
@@ -120,6 +121,7 @@ func LoadSettings(getenv func(string) string) (Settings, error) {
 		PublishMaxRetryDelay:     e.millis("ELASTICIO_AMQP_PUBLISH_MAX_RETRY_DELAY", 300000),
 		PersistentMessages:       e.boolean("ELASTICIO_AMQP_PERSISTENT_MESSAGES", false),
 		OutgoingMessageSizeLimit: e.number("ELASTICIO_OUTGOING_MESSAGE_SIZE_LIMIT", 10485760),
+		IncomingMessageSizeLimit: e.number("ELASTICIO_INCOMING_MESSAGE_SIZE_LIMIT", 10485760),
 		NoSelfPassthrough:        e.boolean("ELASTICIO_NO_SELF_PASSTRHOUGH", false),
 		ProtocolVersion:          e.number("ELASTICIO_PROTOCOL_VERSION", 1),
 		NoErrorReplies:           e.boolean("ELASTICIO_NO_ERROR_REPLIES", false),
