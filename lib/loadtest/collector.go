@@ -54,6 +54,7 @@ type Collector struct {
 	outputs     map[string]bool // output messageIds seen
 	bodies      [][]byte        // decrypted data outputs, when kept
 	rawErrors   [][]byte        // error payloads as published, when kept
+	headers     [][]byte        // every consumed message's headers as JSON, when kept
 	undecodable int
 	unmatched   int
 	reconnects  int
@@ -164,6 +165,12 @@ func header(h amqp.Table, k string) string {
 
 func (c *Collector) record(queue string, d amqp.Delivery) {
 	now := time.Now()
+	if c.keep {
+		h, _ := json.Marshal(d.Headers)
+		c.mu.Lock()
+		c.headers = append(c.headers, h)
+		c.mu.Unlock()
+	}
 	var input, errMsg string
 	var body []byte
 	switch queue {
@@ -362,6 +369,14 @@ func (c *Collector) Outputs() (data, errs [][]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([][]byte(nil), c.bodies...), append([][]byte(nil), c.rawErrors...)
+}
+
+// Headers returns the headers of every message consumed (outputs and dead
+// letters) as JSON, when kept.
+func (c *Collector) Headers() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.headers...)
 }
 
 // Anomalies counts outputs that could not be decrypted or matched to an

@@ -3,16 +3,20 @@
 package loadtest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fitbitplus/connector/lib/loadtest"
+	"github.com/fitbitplus/connector/lib/sandbox"
 )
 
 // tokenSpy records the bearer tokens the worker sends, so that the checks
@@ -213,5 +217,187 @@ func TestSecurityNoInputPatientDataInDebugLogs(t *testing.T) {
 		if strings.Contains(w.Output(), v) {
 			t.Errorf("the worker's debug output holds the patient attribute value %q from its input", v)
 		}
+	}
+}
+
+// echoAPI is a hostile API: it records every secret a request carries (the
+// bearer token, and the client secret and refresh token of a token
+// exchange) and echoes all it has seen in every field of its answers, at
+// every status in turn: the token endpoint's first answer is a 401 whose
+// error detail holds the client secret; API answers cycle through 200 (the
+// secrets in a patient's attributes and meta), 404 and 422 (in every error
+// field and meta.req_id) and 503 (rebounded, so in its reason).
+type echoAPI struct {
+	mu      sync.Mutex
+	seen    map[string]bool
+	tokens  int
+	answers int
+}
+
+func (e *echoAPI) remember(vals ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, v := range vals {
+		if len(v) >= 6 {
+			e.seen[v] = true
+		}
+	}
+}
+
+func (e *echoAPI) secrets() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for v := range e.seen {
+		out = append(out, v)
+	}
+	return out
+}
+
+func (e *echoAPI) echo() string { return strings.Join(e.secrets(), " ") }
+
+func (e *echoAPI) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			e.remember(tok)
+		}
+		if strings.HasSuffix(r.URL.Path, "/oauth/token") {
+			body, _ := io.ReadAll(r.Body)
+			var doc struct {
+				Data struct{ Attributes map[string]string } `json:"data"`
+			}
+			_ = json.Unmarshal(body, &doc)
+			e.remember(doc.Data.Attributes["client_secret"], doc.Data.Attributes["refresh_token"])
+			e.mu.Lock()
+			e.tokens++
+			first := e.tokens == 1
+			e.mu.Unlock()
+			if first {
+				e.answerError(w, http.StatusUnauthorized)
+				return
+			}
+			rec := httptest.NewRecorder()
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			h.ServeHTTP(rec, r)
+			var tok struct {
+				Data struct{ Attributes map[string]any } `json:"data"`
+			}
+			_ = json.Unmarshal(rec.Body.Bytes(), &tok)
+			for _, k := range []string{"access_token", "refresh_token"} {
+				if s, ok := tok.Data.Attributes[k].(string); ok {
+					e.remember(s)
+				}
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
+		e.mu.Lock()
+		e.answers++
+		n := e.answers
+		e.mu.Unlock()
+		switch n % 4 {
+		case 1:
+			e.answerError(w, http.StatusNotFound)
+		case 2:
+			e.answerError(w, http.StatusUnprocessableEntity)
+		case 3:
+			e.answerError(w, http.StatusServiceUnavailable)
+		default:
+			w.Header().Set("Content-Type", sandbox.MediaType)
+			s := e.echo()
+			_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"type": "patient", "id": "p-" + s,
+				"attributes": map[string]any{"first_name": s, "last_name": s, "email_address": s}}, "meta": map[string]any{"echo": s}})
+		}
+	})
+}
+
+func (e *echoAPI) answerError(w http.ResponseWriter, status int) {
+	s := e.echo()
+	w.Header().Set("Content-Type", sandbox.MediaType)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"status": fmt.Sprint(status), "code": "Echo " + s,
+		"title": s, "detail": "you sent " + s, "source": map[string]any{"pointer": "/data/" + s, "parameter": s}}},
+		"meta": map[string]any{"req_id": s}})
+}
+
+// TestSecurityEchoedSecrets runs the worker at trace level against echoAPI:
+// no secret it received, nor the environment's, may appear in a log line, on
+// stdout or stderr, in any event on any routing key (bodies, error fields,
+// headers), or in a dead-lettered input's headers.
+func TestSecurityEchoedSecrets(t *testing.T) {
+	api := &echoAPI{seen: map[string]bool{}}
+	r := newRig(t, rigOptions{wrap: api.wrap})
+	ids := r.publish("echo", 24)
+	w := r.start(r.env(2, map[string]string{"LOG_LEVEL": "trace", "OAUTH_CLIENT_SECRET": loadtest.ClientSecret,
+		"ELASTICIO_REBOUND_LIMIT": "1"}))
+	r.waitSettled(ids, 60*time.Second)
+	// Rebounded inputs come back once and then end as errors; wait for them.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_ = r.col.WaitSettled(ctx, ids, func(_ string, rec loadtest.Record) bool { return rec.Data > 0 || rec.Dead > 0 })
+	cancel()
+	if _, err := w.Stop(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	known := append(api.secrets(), loadtest.APIKey, loadtest.CryptoPassword, loadtest.ClientSecret)
+	if len(known) < 5 {
+		t.Fatalf("the API saw only %d secrets; the case proves nothing", len(known))
+	}
+	data, errs := r.col.Outputs()
+	if len(data) == 0 || len(errs) == 0 {
+		t.Fatalf("%d data and %d error outputs; want both", len(data), len(errs))
+	}
+	places := map[string][]string{"worker output": {w.Output()}}
+	for _, b := range append(data, errs...) {
+		places["an event"] = append(places["an event"], string(b))
+	}
+	for _, b := range r.col.Headers() {
+		places["headers"] = append(places["headers"], string(b))
+	}
+	for _, id := range ids {
+		places["a decrypted error"] = append(places["a decrypted error"], r.col.Record(id).ErrorMessages...)
+	}
+	for where, texts := range places {
+		for _, text := range texts {
+			for _, s := range known {
+				if strings.Contains(text, s) {
+					t.Errorf("%s holds a secret %.8q…", where, s)
+				}
+			}
+		}
+	}
+	if !strings.Contains(w.Output(), `"level":20`) {
+		t.Error("no debug lines; the check proves less than it says")
+	}
+}
+
+// TestSecurityFatalStartupLineRedacted: a platform API that echoes the
+// worker's API key in its refusal ends the worker at start-up; neither its
+// log nor its last line on stderr holds the key.
+func TestSecurityFatalStartupLineRedacted(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, key, _ := req.BasicAuth()
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = fmt.Fprintf(w, `{"error":"the key %s is not allowed"}`, key)
+	}))
+	defer echo.Close()
+	env := loadtest.WorkerEnv(r.top, echo.URL, loadtest.ActionFetchPatient, 1, nil)
+	w, err := loadtest.StartWorker(r.bin, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := w.Wait(30 * time.Second); err != nil || code != 1 {
+		t.Fatalf("exit %d, %v; want 1", code, err)
+	}
+	out := w.Output()
+	if !strings.Contains(out, "connector run: get step") || !strings.Contains(out, "is not allowed") {
+		t.Fatalf("the refusal is not reported:\n%s", out)
+	}
+	if strings.Contains(out, loadtest.APIKey) {
+		t.Errorf("the API key reached the worker's output:\n%s", out)
 	}
 }
