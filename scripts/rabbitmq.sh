@@ -306,7 +306,7 @@ cluster_start() {
   done
   install_broker
   cluster_end # what is left of an earlier, partial start
-  rm -rf "$cstate"/node-* "$cstate/home" "$cstate/join.log"
+  rm -rf "${cstate:?}"/node-* "${cstate:?}/home" "${cstate:?}/join.log"
   mkdir -p "$cstate/home"
   # All three nodes share one Erlang cookie; written before they start so that none writes its own.
   (umask 077 && head -c 30 /dev/urandom | base64 | tr -dc A-Za-z0-9 >"$cstate/home/.erlang.cookie")

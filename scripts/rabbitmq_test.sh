@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source=scripts/rabbitmq.sh # (this test sources the script for its functions)
 # Tests scripts/rabbitmq.sh on real nodes, with another broker running beside it that this test starts
 # itself (127.0.0.1:5690, with the epmd RabbitMQ spawns for it on 127.0.0.1:4690), and `ss -ltnp` taken
 # before, during and after. It checks that everything the script starts listens on loopback only, that
@@ -72,15 +73,15 @@ loopback_only() {
 }
 # gone WHAT PROCS LISTENERS PORT...: none of the processes runs, nothing listens on the ports or by them.
 gone() {
-  local what=$1 procs=$2 lines=$3
+  local what=$1 list=$2 lines=$3
   shift 3
   local left
   # shellcheck disable=SC2046
-  left="$(on_ports "$lines" "$@")$(of_pids "$lines" $(pids_of "$procs"))"
+  left="$(on_ports "$lines" "$@")$(of_pids "$lines" $(pids_of "$list"))"
   if none "$left"; then ok "$what: no listener left on ports $*"; else not_ok "$what: listeners left: $left"; fi
-  left=$(alive_of "$procs")
+  left=$(alive_of "$list")
   if none "$left"; then
-    ok "$what: none of its $(wc -l <<<"$procs") processes is left"
+    ok "$what: none of its $(wc -l <<<"$list") processes is left"
   else
     not_ok "$what: processes left: $(tr '\n' ' ' <<<"$left")"
   fi
@@ -153,7 +154,9 @@ if [ "$(id -u)" = 0 ] && getent passwd rabbitmq >/dev/null; then
   service_before=$(source "$script" && service_procs)
   if out=$(
     source "$script"
+    # shellcheck disable=SC2317 # called by install_broker
     installed() { return 1; }
+    # shellcheck disable=SC2317
     install_package() {
       runuser -u rabbitmq -- env ERL_EPMD_PORT=4692 ERL_EPMD_ADDRESS=127.0.0.1 epmd -daemon
       for _ in $(seq 50); do epmd -port 4692 -names >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -173,10 +176,10 @@ fi
 echo "-- rabbitmq.sh start / stop on 127.0.0.1:$test_node_port"
 check "start prints started" [ "$(single start)" = started ]
 during=$(listeners)
-procs=$(procs_single "$test_node_port" "$test_node_state")
+node_procs=$(procs_single "$test_node_port" "$test_node_state")
 # shellcheck disable=SC2046
 mine="$(on_ports "$during" $test_node_port $((test_node_port + 20000)) $((test_node_port - 1000)))
-$(of_pids "$during" $(pids_of "$procs"))"
+$(of_pids "$during" $(pids_of "$node_procs"))"
 mine=$(sort -u <<<"$mine" | sed '/^$/d')
 loopback_only "the node (AMQP, distribution, epmd)" "$mine" $test_node_port $((test_node_port + 20000)) $((test_node_port - 1000))
 ctl_status() { single ctl -q status >/dev/null; }
@@ -193,10 +196,11 @@ for _ in $(seq 30); do
   sleep 0.1
 done
 wait "$cli" || true
+rm -f "$tmp/cli.proc"
 if none "$cli_lines"; then not_ok "saw no listener of rabbitmqctl while it ran"; else loopback_only "rabbitmqctl" "$cli_lines"; fi
 
 check "stop prints stopped" [ "$(single stop)" = stopped ]
-gone "after stop" "$procs" "$(listeners)" $test_node_port $((test_node_port + 20000)) $((test_node_port - 1000))
+gone "after stop" "$node_procs" "$(listeners)" $test_node_port $((test_node_port + 20000)) $((test_node_port - 1000))
 check "the other broker and its epmd still answer" side_answers
 check "a second stop has nothing to stop" [ "$(single stop)" = "nothing to stop" ]
 
