@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test of the connector: vet, the generated-files check, the unit and integration tests under
-# the race detector, and each fuzz target for a few seconds. Starts (and installs, as root) a RabbitMQ on 127.0.0.1 when none answers, and stops
-# what it started. Without root and without a broker it runs everything else and says which tests it skipped.
+# Runs every test of the connector: the test of the broker script, vet, the generated-files check, the unit
+# and integration tests under the race detector, and each fuzz target for a few seconds. Starts (and
+# installs, as root) a RabbitMQ on 127.0.0.1 when none answers, and stops what it started. Without root and
+# without a broker it runs everything else and says which tests it skipped. RABBITMQ_CLUSTER_TEST=1 also
+# tests the broker script's three-node cluster (about a minute more).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -21,6 +23,9 @@ else
 fi
 export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}
 
+echo "== scripts/rabbitmq_test.sh${RABBITMQ_CLUSTER_TEST:+ (RABBITMQ_CLUSTER_TEST=$RABBITMQ_CLUSTER_TEST: with the cluster)}"
+scripts/rabbitmq_test.sh
+
 echo "== go mod tidy -diff"
 go mod tidy -diff
 
@@ -38,3 +43,5 @@ go test -race -count=1 -timeout 30m ${tags:+-tags $tags} ./...
 
 echo "== fuzz targets, a few seconds each (FUZZTIME=10m scripts/fuzz.sh for a long run)"
 scripts/fuzz.sh
+
+echo "== all checks passed"
