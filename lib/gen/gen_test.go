@@ -81,11 +81,11 @@ func generateCase(t *testing.T, dir string) map[string][]byte {
 		if overlay, err := os.ReadFile(filepath.Join(dir, "component.overlay.json")); err == nil {
 			opts.Overlay = overlay
 		}
-		files, err := Generate(data, opts)
+		res, err := Generate(data, opts)
 		if err != nil {
 			t.Fatalf("generate %s: %v", name, err)
 		}
-		return files
+		return res.Files
 	}
 	t.Fatalf("%s: no spec file (%s)", dir, strings.Join(specFiles, ", "))
 	return nil

@@ -45,13 +45,13 @@ type operationView struct {
 	*rest.Operation
 }
 
-func renderOperation(a *action, specName string) ([]byte, error) {
+func renderOperation(a *action, op *rest.Operation, specName string) ([]byte, error) {
 	return render("operation.go.tmpl", operationView{
 		Spec:       specName,
 		RestImport: RestImport,
 		GoName:     a.goName,
 		Summary:    sentence(oneLine(a.op.Summary)),
-		Operation:  restOperation(a),
+		Operation:  op,
 	})
 }
 

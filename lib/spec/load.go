@@ -2,7 +2,6 @@ package spec
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +18,13 @@ import (
 )
 
 // Load parses, converts and validates an API description and returns its
-// model. data is Swagger 2.0 or OpenAPI 3.0, as JSON or YAML; $refs must be
-// internal.
+// model. data is Swagger 2.0, OpenAPI 3.0 or 3.1, as JSON or YAML; $refs
+// must be internal.
+//
+// Defects met in published specs do not end the load: each is worked
+// around and becomes one of Doc.Warnings, naming the place and what was
+// done (see defects.go). An operation that cannot be modelled is left out
+// with a warning. Only a document that cannot be read at all is an error.
 func Load(data []byte) (*Doc, error) {
 	jsonData, err := toJSON(data)
 	if err != nil {
@@ -40,26 +44,32 @@ func Load(data []byte) (*Doc, error) {
 	switch {
 	case head.Swagger == "2.0":
 		doc, hints, err = loadV2(jsonData)
-	case strings.HasPrefix(head.OpenAPI, "3.0."):
+	case strings.HasPrefix(head.OpenAPI, "3.0.") || strings.HasPrefix(head.OpenAPI, "3.1."):
 		doc, hints, err = loadV3(data, jsonData)
 	case head.Swagger != "":
-		err = fmt.Errorf("swagger: version %q is not supported (want 2.0 or 3.0.x)", head.Swagger)
+		err = fmt.Errorf("swagger: version %q is not supported (want 2.0, 3.0.x or 3.1.x)", head.Swagger)
 	case head.OpenAPI != "":
-		err = fmt.Errorf("openapi: version %q is not supported (want 2.0 or 3.0.x)", head.OpenAPI)
+		err = fmt.Errorf("openapi: version %q is not supported (want 2.0, 3.0.x or 3.1.x)", head.OpenAPI)
 	default:
-		err = errors.New("not a Swagger 2.0 or OpenAPI 3.0 document: no swagger or openapi field")
+		err = errors.New("not a Swagger 2.0 or OpenAPI 3 document: no swagger or openapi field")
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := doc.Validate(context.Background()); err != nil {
-		return nil, fmt.Errorf("invalid spec: %w", err)
+	w := &warnings{v2: head.Swagger == "2.0"}
+	repairValues(doc, w)
+	repairDescriptions(doc, w)
+	leftOut, err := validate(doc, w)
+	if err != nil {
+		return nil, err
 	}
 	version := head.Swagger
 	if version == "" {
 		version = head.OpenAPI
 	}
-	return build(doc, version, hints)
+	d := build(doc, version, hints, leftOut, w)
+	d.Warnings = w.sorted()
+	return d, nil
 }
 
 // toJSON returns data as JSON, converting YAML.
@@ -124,7 +134,7 @@ func where(path, method string) string {
 	return "paths." + path + "." + strings.ToLower(method)
 }
 
-func build(doc *openapi3.T, version string, hints mediaHints) (*Doc, error) {
+func build(doc *openapi3.T, version string, hints mediaHints, leftOut map[string]string, w *warnings) *Doc {
 	d := &Doc{SpecVersion: version}
 	if doc.Info != nil {
 		d.Title, d.Description, d.Version = doc.Info.Title, doc.Info.Description, doc.Info.Version
@@ -138,29 +148,50 @@ func build(doc *openapi3.T, version string, hints mediaHints) (*Doc, error) {
 		}
 	}
 	byID := map[string]*Operation{}
-	if doc.Paths != nil {
-		paths := doc.Paths.Map()
-		for _, path := range slices.Sorted(maps.Keys(paths)) {
-			item := paths[path]
-			ops := item.Operations()
-			for _, method := range slices.Sorted(maps.Keys(ops)) {
-				op, err := buildOperation(doc, path, method, item, ops[method], version == "2.0", hints)
-				if err != nil {
-					return nil, err
-				}
-				if other, ok := byID[op.ID]; ok {
-					return nil, fmt.Errorf("%s: operation id %q is also the id of %s", op.Where(), op.ID, other.Where())
-				}
-				byID[op.ID] = op
-				d.Operations = append(d.Operations, op)
-			}
+	eachOperation(doc, func(path, method string, item *openapi3.PathItem, o *openapi3.Operation) {
+		at := where(path, method)
+		why, out := leftOut[at]
+		if !out {
+			why, out = leftOut["paths."+path]
 		}
-	}
+		if out {
+			w.add(at, "left out: %s", why)
+			return
+		}
+		op, err := buildOperation(doc, path, method, item, o, version == "2.0", hints, w)
+		if err != nil {
+			w.add(at, "left out: %v", err)
+			return
+		}
+		if op.IDDerived {
+			w.add(at, "no operationId; named %s", op.ID)
+		}
+		if other, ok := byID[op.ID]; ok {
+			id := uniqueID(DeriveID(method, path), byID)
+			w.add(at, "operationId %q is also the id of %s; named %s", op.ID, other.Where(), id)
+			op.ID, op.IDDerived = id, true
+		}
+		byID[op.ID] = op
+		d.Operations = append(d.Operations, op)
+	})
 	slices.SortFunc(d.Operations, func(a, b *Operation) int { return strings.Compare(a.ID, b.ID) })
-	return d, nil
+	return d
 }
 
-func buildOperation(doc *openapi3.T, path, method string, item *openapi3.PathItem, o *openapi3.Operation, v2 bool, hints mediaHints) (*Operation, error) {
+// uniqueID is id, or id with the lowest numeric suffix from 2 that no
+// operation has.
+func uniqueID(id string, taken map[string]*Operation) string {
+	if taken[id] == nil {
+		return id
+	}
+	for n := 2; ; n++ {
+		if c := id + strconv.Itoa(n); taken[c] == nil {
+			return c
+		}
+	}
+}
+
+func buildOperation(doc *openapi3.T, path, method string, item *openapi3.PathItem, o *openapi3.Operation, v2 bool, hints mediaHints, w *warnings) (*Operation, error) {
 	op := &Operation{
 		ID:          o.OperationID,
 		Method:      method,
@@ -172,9 +203,11 @@ func buildOperation(doc *openapi3.T, path, method string, item *openapi3.PathIte
 	if op.ID == "" {
 		op.ID, op.IDDerived = DeriveID(method, path), true
 	}
-	params, err := mergeParams(item.Parameters, o.Parameters, v2)
+	params, err := mergeParams(item.Parameters, o.Parameters, v2, func(p *openapi3.Parameter, err error) {
+		w.add(op.Where(), "optional parameter %q left out: %v", p.Name, err)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Where(), err)
+		return nil, err
 	}
 	op.Params = params
 
@@ -202,8 +235,10 @@ func buildOperation(doc *openapi3.T, path, method string, item *openapi3.PathIte
 }
 
 // mergeParams joins path-level and operation parameters by (name, in); an
-// operation parameter replaces the path-level one in place.
-func mergeParams(pathLevel, opLevel openapi3.Parameters, v2 bool) ([]*Param, error) {
+// operation parameter replaces the path-level one in place. An optional
+// parameter the model cannot hold is passed to drop and left out; a
+// required one is an error.
+func mergeParams(pathLevel, opLevel openapi3.Parameters, v2 bool, drop func(*openapi3.Parameter, error)) ([]*Param, error) {
 	var out []*Param
 	index := map[string]int{}
 	for _, refs := range []openapi3.Parameters{pathLevel, opLevel} {
@@ -212,6 +247,10 @@ func mergeParams(pathLevel, opLevel openapi3.Parameters, v2 bool) ([]*Param, err
 				return nil, errors.New("parameter: unresolved reference")
 			}
 			p, err := newParam(ref.Value, v2)
+			if err != nil && !ref.Value.Required && ref.Value.In != openapi3.ParameterInPath {
+				drop(ref.Value, err)
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("parameter %q: %w", ref.Value.Name, err)
 			}
