@@ -94,7 +94,7 @@ func restOperation(a *action) *rest.Operation {
 		r.Params = append(r.Params, restParam(p))
 	}
 	if op.Body != nil {
-		r.Body = &rest.Body{Field: BodyField, Required: op.Body.Required, MediaTypes: op.Body.MediaTypes}
+		r.Body = &rest.Body{Field: BodyField, Required: op.Body.Required, MediaTypes: op.Body.MediaTypes, IDParam: dataIDParam(op)}
 	}
 	if resp := op.Response; resp != nil {
 		r.SuccessCode = resp.Code

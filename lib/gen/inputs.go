@@ -35,7 +35,16 @@ func inputs(op *spec.Operation, warn warnFunc) ([]param, *manifest.Schema) {
 	owners := map[string]string{} // dotted field (leaf or object) → wire name that created it
 	if op.Body != nil {
 		owners[BodyField] = BodyField
-		root.Properties[BodyField] = bodySchema(op.Body)
+		body := bodySchema(op.Body)
+		if name := dataIDParam(op); name != "" {
+			// The action fills data.id in from the path (rest.Body.IDParam).
+			if data := body.Properties["data"]; data != nil && data.Properties["id"] != nil {
+				id := data.Properties["id"]
+				id.Required = false
+				id.Description = strings.TrimSpace(id.Description + "\n\nFilled in from " + name + " when left out; must equal it.")
+			}
+		}
+		root.Properties[BodyField] = body
 	}
 	params := make([]param, 0, len(op.Params))
 	for _, p := range op.Params {
@@ -70,7 +79,8 @@ func fieldPath(p *spec.Param) []string {
 }
 
 // cleanPath makes every segment a field name: runs of characters other than
-// letters, digits, "_" and "-" become "_"; an empty segment becomes "_".
+// letters, digits, "_" and "-" become "_", and are dropped at either end
+// ("ids[]" → ids); a segment with nothing left becomes "_".
 func cleanPath(path []string) []string {
 	out := make([]string, len(path))
 	for i, seg := range path {
@@ -81,17 +91,17 @@ func cleanPath(path []string) []string {
 
 func cleanSegment(seg string) string {
 	var b strings.Builder
-	under := false
+	gap := false // characters replaced since the last one kept
 	for _, r := range seg {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-' {
-			b.WriteRune(r)
-			under = false
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-' {
+			gap = true
 			continue
 		}
-		if !under {
+		if gap && b.Len() > 0 {
 			b.WriteByte('_')
-			under = true
 		}
+		gap = false
+		b.WriteRune(r)
 	}
 	if b.Len() == 0 {
 		return "_"
@@ -174,6 +184,30 @@ func ownerOf(owners map[string]string, key string) string {
 		return "the request body"
 	}
 	return fmt.Sprintf("parameter %q", o)
+}
+
+// dataIDParam names the path parameter that is the data.id of a PATCH
+// document (the last template of the path, when the document's data has an
+// id), or "".
+func dataIDParam(op *spec.Operation) string {
+	if op.Method != "PATCH" || op.Body == nil || op.Body.Schema == nil || op.Body.Schema.Value == nil {
+		return ""
+	}
+	data := flattenAllOf(op.Body.Schema.Value).Properties["data"]
+	if data == nil || data.Value == nil || flattenAllOf(data.Value).Properties["id"] == nil {
+		return ""
+	}
+	i := strings.LastIndex(op.Path, "{")
+	if i < 0 || !strings.HasSuffix(op.Path, "}") {
+		return ""
+	}
+	name := op.Path[i+1 : len(op.Path)-1]
+	for _, p := range op.Params {
+		if p.In == "path" && p.Name == name {
+			return name
+		}
+	}
+	return ""
 }
 
 // paramSchema is the input field of one parameter: its schema in the
