@@ -91,12 +91,14 @@ func compareInputs(old, cur *Schema) []Change {
 	before, after := fields(old), fields(cur)
 	var out []Change
 	var removed []string
+	renamed := map[string]bool{} // targets of renames, not additions
 	for _, path := range slices.Sorted(maps.Keys(before)) {
 		if _, ok := after[path]; ok || under(path, removed) {
 			continue
 		}
 		removed = append(removed, path)
-		if to := renamedTo(before[path], before, after); to != "" {
+		if to := renamedTo(before[path], before, after); to != "" && !renamed[to] {
+			renamed[to] = true
 			out = append(out, Change{true, fmt.Sprintf("input field %s renamed to %s", path, to)})
 			continue
 		}
@@ -107,6 +109,7 @@ func compareInputs(old, cur *Schema) []Change {
 		s := after[path]
 		o, ok := before[path]
 		switch {
+		case renamed[path]:
 		case !ok && under(path, added):
 		case !ok:
 			added = append(added, path)
