@@ -352,12 +352,13 @@ func bodyDocument(b *Body, input map[string]any, pathValues map[string]string) (
 }
 
 // withDataID returns doc with data.id set to id (the value of the path
-// parameter param) when it has none; the input is not modified. A data.id
+// parameter param) when its data object has none; the input is not
+// modified. A data.id
 // other than id is refused, naming both.
 func withDataID(doc map[string]any, field, param, id string) (map[string]any, error) {
 	data, ok := doc["data"].(map[string]any)
-	if !ok && doc["data"] != nil {
-		return doc, nil // an array: no single id to fill in
+	if !ok {
+		return doc, nil // no resource object (none, or an array): no single id to fill in
 	}
 	switch have := data["id"].(type) {
 	case nil:
@@ -374,9 +375,6 @@ func withDataID(doc map[string]any, field, param, id string) (map[string]any, er
 		return nil, &component.InputError{Field: field + ".data.id", Reason: "must be a string"}
 	}
 	filled := maps.Clone(data)
-	if filled == nil {
-		filled = map[string]any{}
-	}
 	filled["id"] = id
 	out := maps.Clone(doc)
 	out["data"] = filled
