@@ -6,7 +6,9 @@ import (
 )
 
 func TestCompare(t *testing.T) {
-	str := func(title string, required bool) *Schema { return &Schema{Type: "string", Title: title, Required: required} }
+	str := func(title string, required bool) *Schema {
+		return &Schema{Type: "string", Title: title, Required: required}
+	}
 	obj := func(props map[string]*Schema) *Schema { return &Schema{Type: "object", Properties: props} }
 	action := func(in *Schema) *Function { return &Function{Main: "x", Title: "x", Metadata: &Metadata{In: in}} }
 	old := &Component{
