@@ -40,10 +40,11 @@ func Load(data []byte) (*Doc, error) {
 	var (
 		doc   *openapi3.T
 		hints mediaHints
+		w     = &warnings{v2: head.Swagger == "2.0"}
 	)
 	switch {
 	case head.Swagger == "2.0":
-		doc, hints, err = loadV2(jsonData)
+		doc, hints, err = loadV2(jsonData, w)
 	case strings.HasPrefix(head.OpenAPI, "3.0.") || strings.HasPrefix(head.OpenAPI, "3.1."):
 		doc, hints, err = loadV3(data, jsonData)
 	case head.Swagger != "":
@@ -56,7 +57,6 @@ func Load(data []byte) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &warnings{v2: head.Swagger == "2.0"}
 	repairValues(doc, w)
 	repairDescriptions(doc, w)
 	leftOut, err := validate(doc, w)
@@ -85,36 +85,48 @@ func toJSON(data []byte) ([]byte, error) {
 	return j, nil
 }
 
-func loadV2(data []byte) (doc *openapi3.T, hints mediaHints, err error) {
+// loadV2 converts a Swagger 2.0 document to OpenAPI 3. An operation that
+// does not convert (two body parameters, a malformed formData parameter) is
+// left out, with a warning.
+func loadV2(data []byte, w *warnings) (*openapi3.T, mediaHints, error) {
 	var doc2 openapi2.T
 	if err := json.Unmarshal(data, &doc2); err != nil {
 		return nil, nil, fmt.Errorf("parse spec: %w", err)
 	}
-	defer func() { // openapi2conv panics on some malformed formData parameters
-		if r := recover(); r != nil {
-			doc, hints, err = nil, nil, fmt.Errorf("convert swagger 2.0: %v", r)
-		}
-	}()
-	doc, err = openapi2conv.ToV3(&doc2)
-	if err != nil {
-		return nil, nil, fmt.Errorf("convert swagger 2.0: %w", locateV2Error(&doc2, err))
-	}
-	return doc, v2Hints(&doc2), nil
-}
-
-// locateV2Error names the operation a Swagger 2.0 conversion error comes
-// from, by converting the operations one by one.
-func locateV2Error(doc2 *openapi2.T, err error) error {
 	for _, path := range slices.Sorted(maps.Keys(doc2.Paths)) {
 		item := doc2.Paths[path]
 		ops := item.Operations()
 		for _, method := range slices.Sorted(maps.Keys(ops)) {
-			if _, opErr := openapi2conv.ToV3Operation(&openapi3.Components{}, item, ops[method], doc2.Consumes); opErr != nil {
-				return fmt.Errorf("%s: %w", where(path, method), opErr)
+			err := convertV2(func() error {
+				_, err := openapi2conv.ToV3Operation(&openapi3.Components{}, item, ops[method], doc2.Consumes)
+				return err
+			})
+			if err != nil {
+				w.add(where(path, method), "left out: %v", err)
+				item.SetOperation(method, nil)
 			}
 		}
 	}
-	return err
+	var doc *openapi3.T
+	err := convertV2(func() (err error) {
+		doc, err = openapi2conv.ToV3(&doc2)
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("convert swagger 2.0: %w", err)
+	}
+	return doc, v2Hints(&doc2), nil
+}
+
+// convertV2 runs one openapi2conv conversion, which panics on some malformed
+// formData parameters.
+func convertV2(convert func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return convert()
 }
 
 func loadV3(data, jsonData []byte) (*openapi3.T, mediaHints, error) {

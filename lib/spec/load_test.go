@@ -86,6 +86,10 @@ func TestLoadWarnings(t *testing.T) {
 			`paths./y.get: optional parameter "q" left out: no schema`}},
 		{"array of arrays", v2(`"/x":{"get":{"operationId":"x","parameters":[{"name":"q","in":"query","required":true,"type":"array","items":{"type":"array","items":{"type":"string"}}}],"responses":{"200":{"description":"ok"}}}}`),
 			nil, []string{`paths./x.get: left out: parameter "q": array of array is not supported`}},
+		{"two body parameters", v2(`"/x":{"post":{"operationId":"x","parameters":[
+			{"name":"a","in":"body","schema":{"type":"object"}},{"name":"b","in":"body","schema":{"type":"object"}}],
+			"responses":{"200":{"description":"ok"}}}},"/y":{"get":{"operationId":"y","responses":{"200":{"description":"ok"}}}}`),
+			[]string{"y"}, []string{`paths./x.post: left out: multiple body parameters cannot exist for the same operation`}},
 		{"no operationId, duplicate operationIds", v2(`"/x":{"get":{"responses":{"200":{"description":"ok"}}}},
 			"/y":{"get":{"operationId":"getX","responses":{"200":{"description":"ok"}}}},
 			"/z":{"get":{"operationId":"getX","responses":{"200":{"description":"ok"}}}}`),
