@@ -14,6 +14,13 @@
 //     header parameters under "headers"; the request document in
 //     "requestBody".
 //
+// A name that cannot be used as it is changes, with a warning in
+// Result.Warnings: an id whose Go or file name another action has, or that
+// is reserved, gets a numeric suffix (listPets2); a wire name that is no
+// field path gets "_" for its dots and stray brackets (dateRange.startDate →
+// dateRange_startDate); a field that is taken is flattened, then prefixed
+// with the location (query_id), then numbered (see inputs).
+//
 // Schemas are converted to the platform's dialect (see schema.go): $refs
 // inlined with a cycle guard, allOf merged, a boolean required on each
 // property, readOnly properties left out of inputs, writeOnly ones out of

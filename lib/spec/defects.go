@@ -55,10 +55,12 @@ func (w *warnings) sorted() []Warning {
 	return out
 }
 
-// repairValues drops the examples and defaults that do not validate against
-// their schema. The generator uses neither, so nothing is lost; published
-// specs often carry them (an id string where the schema says object).
-func repairValues(doc *openapi3.T, w *warnings) {
+// repairSchemas drops the examples and defaults that do not validate against
+// their schema, and the patterns that are no regular expression, and leaves
+// the items of an array without items open. The generator uses none of
+// these, so nothing is lost; published specs often carry them (an id string
+// as the example of an object).
+func repairSchemas(doc *openapi3.T, w *warnings) {
 	r := &valueRepair{w: w, seen: map[*openapi3.Schema]bool{}}
 	if doc.IsOpenAPI31OrLater() {
 		r.opts = append(r.opts, openapi3.EnableJSONSchema2020())
@@ -130,6 +132,16 @@ func (r *valueRepair) schema(at string, ref *openapi3.SchemaRef) {
 	}
 	s := ref.Value
 	r.seen[s] = true
+	if s.Pattern != "" {
+		if err := openapi3.NewStringSchema().WithPattern(s.Pattern).Validate(context.Background()); err != nil {
+			r.w.add(at, "pattern %q is no regular expression; dropped", s.Pattern)
+			s.Pattern = ""
+		}
+	}
+	if s.Items == nil && slices.Contains(s.Type.Slice(), openapi3.TypeArray) {
+		r.w.add(at, "array without items; its items are left open")
+		s.Items = openapi3.NewSchemaRef("", &openapi3.Schema{})
+	}
 	if s.Example != nil {
 		if why := r.check(s, s.Example); why != "" {
 			r.w.add(at, "example does not match the schema (%s); dropped", why)

@@ -57,7 +57,7 @@ func Load(data []byte) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	repairValues(doc, w)
+	repairSchemas(doc, w)
 	repairDescriptions(doc, w)
 	leftOut, err := validate(doc, w)
 	if err != nil {

@@ -30,7 +30,7 @@ func TestLoadErrorsNameThePlace(t *testing.T) {
       responses: {'200': {description: ok}}
 components:
   schemas:
-    A: {type: array}
+    A: {type: table}
 `), "invalid spec: components.schemas.A: "},
 		{"external ref", v3(`  /x:
     get:
@@ -119,6 +119,18 @@ components:
 		{"swagger 2 definition example", v2(`"/x":{"get":{"operationId":"x","responses":{"200":{"description":"ok","schema":{"$ref":"#/definitions/A"}}}}}},
 			"definitions":{"A":{"type":"object","properties":{"id":{"type":"string"}},"example":{"id":5}}`),
 			[]string{"x"}, []string{`definitions.A: example does not match the schema ("/id": value must be a string); dropped`}},
+		{"bad pattern, array without items", v3(`  /x:
+    get:
+      operationId: x
+      parameters:
+        - {name: q, in: query, schema: {type: string, pattern: '(unclosed'}}
+      responses:
+        '200': {description: ok, content: {application/json: {schema: {$ref: '#/components/schemas/L'}}}}
+components:
+  schemas:
+    L: {type: array}
+`), []string{"x"}, []string{"components.schemas.L: array without items; its items are left open",
+			"paths./x.get.parameters.q.schema: pattern \"(unclosed\" is no regular expression; dropped"}},
 		{"response without description", v3(`  /x:
     get:
       operationId: x

@@ -4,8 +4,10 @@
 // Swagger 2.0 is converted to OpenAPI 3 with kin-openapi's openapi2conv; both
 // are validated. Schemas stay kin-openapi schemas with their internal $refs
 // resolved (a $ref may still form a cycle; consumers must guard against it).
-// Errors name the place in the document, e.g.
-// `paths./x.get: parameter "q": no schema`.
+// The defects of published specs are worked around, each with a Warning that
+// names the place and what was done, e.g.
+// `paths./x.get: optional parameter "q" left out: no schema`; errors (a
+// document that cannot be read at all) name the place too.
 package spec
 
 import "github.com/getkin/kin-openapi/openapi3"
