@@ -90,7 +90,8 @@ func Generate(specData []byte, opts Options) (*Result, error) {
 	return GenerateDoc(doc, opts)
 }
 
-// GenerateDoc is Generate for an already loaded description.
+// GenerateDoc is Generate for an already loaded description. It renames, in
+// doc, the operations whose ids cannot be used as they are (see newActions).
 func GenerateDoc(doc *spec.Doc, opts Options) (*Result, error) {
 	if opts.SpecName == "" {
 		opts.SpecName = "swagger.json"

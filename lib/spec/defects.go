@@ -297,7 +297,7 @@ func validate(doc *openapi3.T, w *warnings) (leftOut map[string]string, err erro
 			w.add("paths."+conflict.Path2, "a router would call this template the same as %s; kept (the generator routes nothing)", conflict.Path1)
 		case errors.As(e, &version) && version.MinVersion == "3.1" && doc.IsOpenAPI30():
 			w.add(at, "%s; read as OpenAPI 3.1", what)
-		case strings.HasPrefix(at, "paths."):
+		case strings.HasPrefix(at, "paths.") && operationKey(e) != "paths":
 			key := operationKey(e)
 			if _, dup := leftOut[key]; !dup {
 				if rel, ok := strings.CutPrefix(at, key+"."); ok {
