@@ -1,11 +1,14 @@
 package spec
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -53,6 +56,87 @@ func (w *warnings) sorted() []Warning {
 	out := slices.Clone(w.list)
 	slices.SortStableFunc(out, func(a, b Warning) int { return strings.Compare(a.Where, b.Where) })
 	return out
+}
+
+// repairRefs replaces each internal $ref that points to nothing with an
+// empty schema (any value), or leaves it out of a parameter list, with a
+// warning, and returns the document as JSON; nil when every $ref resolves
+// (or the document is no JSON).
+func repairRefs(jsonData []byte, w *warnings) []byte {
+	dec := json.NewDecoder(bytes.NewReader(jsonData))
+	dec.UseNumber()
+	var root any
+	if err := dec.Decode(&root); err != nil {
+		return nil
+	}
+	changed := false
+	var walk func(at string, v any) any
+	walk = func(at string, v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok && strings.HasPrefix(ref, "#/") && resolve(root, ref) == nil {
+				if strings.HasSuffix(strings.TrimRight(at, "0123456789]"), ".parameters[") { // an item of a parameter list
+					w.add(at, "$ref %q points to nothing; parameter left out", ref)
+				} else {
+					w.add(at, "$ref %q points to nothing; read as any value", ref)
+				}
+				changed = true
+				return map[string]any{}
+			}
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				next := k
+				if at != "" {
+					next = at + "." + k
+				}
+				v[k] = walk(next, v[k])
+			}
+		case []any:
+			kept := v[:0]
+			for i, item := range v {
+				item = walk(fmt.Sprintf("%s[%d]", at, i), item)
+				if m, ok := item.(map[string]any); ok && len(m) == 0 && strings.HasSuffix(at, ".parameters") {
+					continue // a parameter that is nothing is no parameter
+				}
+				kept = append(kept, item)
+			}
+			return kept
+		}
+		return v
+	}
+	root = walk("", root)
+	if !changed {
+		return nil
+	}
+	out, err := json.Marshal(root)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// resolve follows an internal JSON pointer ("#/definitions/A") in root; nil
+// when it leads nowhere.
+func resolve(root any, ref string) any {
+	cur := root
+	for part := range strings.SplitSeq(strings.TrimPrefix(ref, "#/"), "/") {
+		part = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
+		switch v := cur.(type) {
+		case map[string]any:
+			cur = v[part]
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil
+			}
+			cur = v[i]
+		default:
+			return nil
+		}
+		if cur == nil {
+			return nil
+		}
+	}
+	return cur
 }
 
 // repairSchemas drops the examples and defaults that do not validate against

@@ -37,22 +37,16 @@ func Load(data []byte) (*Doc, error) {
 	if err := json.Unmarshal(jsonData, &head); err != nil {
 		return nil, fmt.Errorf("parse spec: %w", err)
 	}
-	var (
-		doc   *openapi3.T
-		hints mediaHints
-		w     = &warnings{v2: head.Swagger == "2.0"}
-	)
-	switch {
-	case head.Swagger == "2.0":
-		doc, hints, err = loadV2(jsonData, w)
-	case strings.HasPrefix(head.OpenAPI, "3.0.") || strings.HasPrefix(head.OpenAPI, "3.1."):
-		doc, hints, err = loadV3(data, jsonData)
-	case head.Swagger != "":
-		err = fmt.Errorf("swagger: version %q is not supported (want 2.0, 3.0.x or 3.1.x)", head.Swagger)
-	case head.OpenAPI != "":
-		err = fmt.Errorf("openapi: version %q is not supported (want 2.0, 3.0.x or 3.1.x)", head.OpenAPI)
-	default:
-		err = errors.New("not a Swagger 2.0 or OpenAPI 3 document: no swagger or openapi field")
+	w := &warnings{v2: head.Swagger == "2.0"}
+	doc, hints, err := loadDoc(head.Swagger, head.OpenAPI, data, jsonData, w)
+	if err != nil && !errors.Is(err, errUnsupported) {
+		// A $ref to nothing ends kin-openapi's load; read it as any value.
+		retry := &warnings{v2: w.v2}
+		if fixed := repairRefs(jsonData, retry); fixed != nil {
+			if doc, hints, err = loadDoc(head.Swagger, head.OpenAPI, data, fixed, retry); err == nil {
+				w = retry
+			}
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -70,6 +64,26 @@ func Load(data []byte) (*Doc, error) {
 	d := build(doc, version, hints, leftOut, w)
 	d.Warnings = w.sorted()
 	return d, nil
+}
+
+// errUnsupported marks a document of a version Load does not read.
+var errUnsupported = errors.New("not supported")
+
+// loadDoc loads a document of the given version (swagger or openapi field)
+// as OpenAPI 3; data is the source (for the media type order), jsonData the
+// document as JSON.
+func loadDoc(swagger, openAPI string, data, jsonData []byte, w *warnings) (*openapi3.T, mediaHints, error) {
+	switch {
+	case swagger == "2.0":
+		return loadV2(jsonData, w)
+	case strings.HasPrefix(openAPI, "3.0.") || strings.HasPrefix(openAPI, "3.1."):
+		return loadV3(data, jsonData)
+	case swagger != "":
+		return nil, nil, fmt.Errorf("swagger: version %q is %w (want 2.0, 3.0.x or 3.1.x)", swagger, errUnsupported)
+	case openAPI != "":
+		return nil, nil, fmt.Errorf("openapi: version %q is %w (want 2.0, 3.0.x or 3.1.x)", openAPI, errUnsupported)
+	}
+	return nil, nil, fmt.Errorf("not a Swagger 2.0 or OpenAPI 3 document: no swagger or openapi field: %w", errUnsupported)
 }
 
 // toJSON returns data as JSON, converting YAML.

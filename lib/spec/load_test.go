@@ -131,6 +131,20 @@ components:
     L: {type: array}
 `), []string{"x"}, []string{"components.schemas.L: array without items; its items are left open",
 			"paths./x.get.parameters.q.schema: pattern \"(unclosed\" is no regular expression; dropped"}},
+		{"$ref to nothing", v2(`"/x":{"post":{"operationId":"x","parameters":[{"name":"b","in":"body","schema":{"$ref":"#/definitions/holder"}}],
+			"responses":{"200":{"description":"ok","schema":{"type":"object","properties":{"a":{"$ref":"#/definitions/A"},"h":{"$ref":"#/definitions/holder"}}}}}}}},
+			"definitions":{"A":{"type":"string"}`), []string{"x"}, []string{
+			`paths./x.post.parameters[0].schema: $ref "#/definitions/holder" points to nothing; read as any value`,
+			`paths./x.post.responses.200.schema.properties.h: $ref "#/definitions/holder" points to nothing; read as any value`}},
+		{"openapi 3 $ref to nothing", v3(`  /x:
+    get:
+      operationId: x
+      parameters: [{$ref: '#/components/parameters/Gone'}]
+      responses:
+        '200': {description: ok, content: {application/json: {schema: {$ref: '#/components/schemas/Gone'}}}}
+`), []string{"x"}, []string{
+			`paths./x.get.parameters[0]: $ref "#/components/parameters/Gone" points to nothing; parameter left out`,
+			`paths./x.get.responses.200.content.application/json.schema: $ref "#/components/schemas/Gone" points to nothing; read as any value`}},
 		{"response without description", v3(`  /x:
     get:
       operationId: x
