@@ -145,6 +145,14 @@ components:
 `), []string{"x"}, []string{
 			`paths./x.get.parameters[0]: $ref "#/components/parameters/Gone" points to nothing; parameter left out`,
 			`paths./x.get.responses.200.content.application/json.schema: $ref "#/components/schemas/Gone" points to nothing; read as any value`}},
+		{"openapi 3.1 forms in a 3.0 document", v3(`  /x:
+    get:
+      operationId: x
+      parameters:
+        - {name: n, in: query, schema: {type: [integer, 'null']}}
+      responses: {'200': {description: ok}}
+`), []string{"x"}, []string{
+			"paths./x.get.parameters.n: an array of types is for OpenAPI >=3.1; before that type MUST be a single string; read as OpenAPI 3.1"}},
 		{"response without description", v3(`  /x:
     get:
       operationId: x
