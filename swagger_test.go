@@ -515,10 +515,24 @@ func TestSwaggerRequestBodies(t *testing.T) {
 		{"patient read-only attribute", "POST", "/patient", vnd,
 			`{"data":{"type":"patient","attributes":{"first_name":"A","first_access_at":"2024-01-01T00:00:00Z"}}}`, false},
 		{"upsert by identifier", "PUT", "/patient", vnd,
-			`{"data":{"type":"patient","attributes":{"first_name":"A"},"meta":{"query":{"identifier":{"system":"mrn","value":"1"}}}}}`, true},
+			`{"data":{"type":"patient","attributes":{"first_name":"A"}},"meta":{"query":{"identifier":{"system":"mrn","value":"1"},"groups":["g1"]}}}`, true},
+		{"upsert without the lookup", "PUT", "/patient", vnd, `{"data":{"type":"patient","attributes":{"first_name":"A"}}}`, false},
+		{"upsert lookup without groups", "PUT", "/patient", vnd,
+			`{"data":{"type":"patient","attributes":{}},"meta":{"query":{"identifier":{"system":"mrn","value":"1"}}}}`, false},
+		{"patient without attributes", "POST", "/patient", vnd, `{"data":{"type":"patient"}}`, false},
+		{"patient update without attributes", "PATCH", "/patient/p1", vnd, `{"data":{"type":"patient","id":"p1"}}`, false},
+		{"update without data.id", "PATCH", "/action/a1", vnd, `{"data":{"type":"action","attributes":{"title":"Walk"}}}`, false},
+		{"calendar event", "POST", "/calendar_event", vnd, `{"data":{"type":"calendar_event","attributes":{"type":"reminder",` +
+			`"title":"T","start_at":"2026-04-01T15:00:00Z","attendees":[{"type":"patient","id":"p1"}]},"relationships":{}}}`, true},
+		{"calendar event without title", "POST", "/calendar_event", vnd, `{"data":{"type":"calendar_event","attributes":{"type":"reminder",` +
+			`"start_at":"2026-04-01T15:00:00Z","attendees":[]},"relationships":{}}}`, false},
+		{"calendar event without relationships", "POST", "/calendar_event", vnd, `{"data":{"type":"calendar_event","attributes":{"type":"reminder",` +
+			`"title":"T","start_at":"2026-04-01T15:00:00Z","attendees":[]}}}`, false},
+		{"calendar event response without attendee", "POST", "/calendar_event_response", vnd,
+			`{"data":{"type":"calendar_event_response","attributes":{"response_status":"accepted"},"relationships":{}}}`, false},
 		{"partial action update", "PATCH", "/action/a1", vnd, `{"data":{"type":"action","id":"a1","attributes":{"title":"Walk"}}}`, true},
 		{"calendar event completion cleared", "PATCH", "/calendar_event/e1", vnd,
-			`{"data":{"type":"calendar_event","attributes":{"completed_at":null,"completed_by":null}}}`, true},
+			`{"data":{"type":"calendar_event","id":"e1","attributes":{"completed_at":null,"completed_by":null}}}`, true},
 	}
 	router := newRouter(t)
 	for _, c := range cases {

@@ -95,7 +95,11 @@ func sampleInput(t *testing.T, doc *openapi3.T, op *rest.Operation) map[string]a
 		if mt == nil || mt.Schema == nil {
 			t.Fatalf("no request schema for %s", op.Body.MediaTypes[0])
 		}
-		input[op.Body.Field] = sample(mt.Schema.Value, 0)
+		doc := sample(mt.Schema.Value, 0)
+		if data, ok := doc.(map[string]any)["data"].(map[string]any); ok && op.Body.IDParam != "" {
+			delete(data, "id") // the action fills it in from the path
+		}
+		input[op.Body.Field] = doc
 	}
 	return input
 }
@@ -159,15 +163,15 @@ func sample(s *openapi3.Schema, depth int) any {
 		return map[string]any{}
 	}
 	if len(s.AllOf) > 0 {
-		merged := map[string]any{}
-		for _, part := range s.AllOf {
-			if m, ok := sample(part.Value, depth+1).(map[string]any); ok {
-				for k, v := range m {
-					merged[k] = v
-				}
+		// One object of the parts' properties, required where any part requires.
+		merged := &openapi3.Schema{Type: &openapi3.Types{"object"}, Properties: openapi3.Schemas{}}
+		for _, part := range append(openapi3.SchemaRefs{{Value: s}}, s.AllOf...) {
+			for name, p := range part.Value.Properties {
+				merged.Properties[name] = p
 			}
+			merged.Required = append(merged.Required, part.Value.Required...)
 		}
-		return merged
+		return sample(merged, depth+1)
 	}
 	if len(s.OneOf) > 0 {
 		return sample(s.OneOf[0].Value, depth+1)

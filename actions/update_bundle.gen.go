@@ -22,6 +22,7 @@ var UpdateBundle = &rest.Operation{
 		Field:      "requestBody",
 		Required:   true,
 		MediaTypes: []string{"application/vnd.api+json"},
+		IDParam:    "id",
 	},
 	Produces:    "application/vnd.api+json",
 	Secured:     true,

@@ -36,7 +36,7 @@ echo "== staticcheck (bugs and unused code)"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ${tags:+-tags $tags} -checks 'SA*,U1000' ./...
 
 echo "== connector generate --check"
-go run ./cmd/connector generate --check
+go run ./cmd/connector generate --check --strict
 
 echo "== go test -race ${tags:+-tags $tags}"
 go test -race -count=1 -timeout 30m ${tags:+-tags $tags} ./...

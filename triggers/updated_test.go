@@ -235,7 +235,8 @@ func TestCalendarEventsTrigger(t *testing.T) {
 	event := func(title string) map[string]any {
 		return map[string]any{"data": map[string]any{"type": "calendar_event",
 			"attributes": map[string]any{"title": title, "type": "reminder",
-				"start_at": "2024-06-01T09:00:00Z", "end_at": "2024-06-01T09:30:00Z"},
+				"start_at": "2024-06-01T09:00:00Z", "end_at": "2024-06-01T09:30:00Z",
+				"attendees": []any{map[string]any{"type": "patient", "id": patient}}},
 			"relationships": map[string]any{"owner": map[string]any{"data": map[string]any{"type": "patient", "id": patient}}}}}
 	}
 	e.clk.Advance(time.Minute)

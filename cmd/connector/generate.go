@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/fitbitplus/connector/lib/gen"
+	"github.com/fitbitplus/connector/lib/manifest"
 )
 
 // The descriptor texts of this component. The generator itself is generic;
@@ -29,14 +30,19 @@ const (
 
 // cmdGenerate writes component.json and actions/*.gen.go from the API
 // description, or with --check reports what differs from what it would
-// write.
+// write. It prints each defect of the description it worked around as a
+// warning (--strict makes them errors), and names the changes to
+// component.json that would break configured flows: these stop it unless
+// --allow-breaking is given.
 func cmdGenerate(ctx context.Context, c *cli, args []string) error {
 	fl := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fl.SetOutput(c.Stderr)
-	specPath := fl.String("spec", "swagger.json", "API description: Swagger 2.0 or OpenAPI 3.0, JSON or YAML")
+	specPath := fl.String("spec", "swagger.json", "API description: Swagger 2.0, OpenAPI 3.0 or 3.1, JSON or YAML")
 	out := fl.String("out", ".", "output directory (component.json and actions/ go there)")
 	overlay := fl.String("overlay", "", "descriptor overlay merged into component.json (default: OUT/"+overlayFile+" if present)")
 	check := fl.Bool("check", false, "write nothing; exit 1 naming the files that differ from what would be written")
+	strict := fl.Bool("strict", false, "treat every warning about the description as an error")
+	allowBreaking := fl.Bool("allow-breaking", false, "accept changes to component.json that break configured flows")
 	if err := fl.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -58,13 +64,27 @@ func cmdGenerate(ctx context.Context, c *cli, args []string) error {
 	if opts.Overlay, err = readOverlay(*overlay, *out); err != nil {
 		return err
 	}
-	files, err := gen.Generate(specData, opts)
+	res, err := gen.Generate(specData, opts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *specPath, err)
 	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(c.Stderr, "warning: %s\n", w)
+	}
+	if *strict && len(res.Warnings) > 0 {
+		return fmt.Errorf("%s: %d warnings, which --strict makes errors", *specPath, len(res.Warnings))
+	}
+	breaking, err := reportChanges(c, *out, res.Files[gen.ComponentFile])
+	if err != nil {
+		return err
+	}
+	if breaking > 0 && !*allowBreaking {
+		return fmt.Errorf("%d changes to %s break flows configured against it (named above); "+
+			"give --allow-breaking to accept them", breaking, gen.ComponentFile)
+	}
 
 	if *check {
-		diffs, err := gen.Check(*out, files)
+		diffs, err := gen.Check(*out, res.Files)
 		if err != nil {
 			return err
 		}
@@ -77,7 +97,7 @@ func cmdGenerate(ctx context.Context, c *cli, args []string) error {
 		}
 		return &exitError{code: 1, err: fmt.Errorf("generated files are out of date (run connector generate): %s", strings.Join(names, ", "))}
 	}
-	diffs, err := gen.Write(*out, files)
+	diffs, err := gen.Write(*out, res.Files)
 	if err != nil {
 		return err
 	}
@@ -89,6 +109,35 @@ func cmdGenerate(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintf(c.Stdout, "%s %s\n", verb, filepath.Join(*out, filepath.FromSlash(d.Path)))
 	}
 	return nil
+}
+
+// reportChanges prints what the generated descriptor changes against the
+// one in dir (nothing when there is none yet) and returns how many of the
+// changes are breaking.
+func reportChanges(c *cli, dir string, generated []byte) (int, error) {
+	onDisk, err := os.ReadFile(filepath.Join(dir, gen.ComponentFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", gen.ComponentFile, err)
+	}
+	old, err := manifest.Parse(onDisk)
+	if err != nil {
+		return 0, fmt.Errorf("%s on disk: %w", gen.ComponentFile, err)
+	}
+	cur, err := manifest.Parse(generated)
+	if err != nil {
+		return 0, err
+	}
+	breaking := 0
+	for _, ch := range manifest.Compare(old, cur) {
+		fmt.Fprintf(c.Stderr, "%s: %s\n", gen.ComponentFile, ch)
+		if ch.Breaking {
+			breaking++
+		}
+	}
+	return breaking, nil
 }
 
 // readOverlay reads the overlay named by --overlay (which must exist), else

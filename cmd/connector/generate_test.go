@@ -62,10 +62,10 @@ func TestGenerateCheck(t *testing.T) {
 }
 
 // TestGeneratedFilesAreFresh is the CI guard: the committed component.json
-// and actions/*.gen.go are what swagger.json generates.
+// and actions/*.gen.go are what swagger.json generates, without a warning.
 func TestGeneratedFilesAreFresh(t *testing.T) {
 	root := filepath.Join("..", "..")
-	code, msg := runCLI(t, "generate", "--check", "--spec", filepath.Join(root, "swagger.json"), "--out", root)
+	code, msg := runCLI(t, "generate", "--check", "--strict", "--spec", filepath.Join(root, "swagger.json"), "--out", root)
 	if code != 0 {
 		t.Fatalf("connector generate --check: exit %d: %s", code, msg)
 	}
@@ -88,5 +88,74 @@ func writeFile(t *testing.T, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestGenerateWarningsAndStrict(t *testing.T) {
+	spec := filepath.Join("..", "..", "lib", "gen", "testdata", "defect-ids", "spec.yaml")
+	out := t.TempDir()
+	code, msg := runCLI(t, "generate", "--spec", spec, "--out", out)
+	if code != 0 || !strings.Contains(msg, "warning: paths./pets.get: no operationId; named getPets\n") {
+		t.Fatalf("generate: exit %d, %q; want 0 with the warnings", code, msg)
+	}
+	code, msg = runCLI(t, "generate", "--check", "--strict", "--spec", spec, "--out", out)
+	if code != 1 || !strings.Contains(msg, "5 warnings, which --strict makes errors") {
+		t.Fatalf("--strict: exit %d, %q", code, msg)
+	}
+	fresh := t.TempDir()
+	if code, _ := runCLI(t, "generate", "--strict", "--spec", spec, "--out", fresh); code != 1 {
+		t.Fatalf("--strict wrote despite warnings: exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(fresh, "component.json")); err == nil {
+		t.Error("--strict wrote component.json despite warnings")
+	}
+}
+
+func TestGenerateBreakingChanges(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "spec.json")
+	const pets = `"/pets":{"get":{"operationId":"listPets","parameters":[
+		{"name":"filter[kind]","in":"query","type":"string"},{"name":"limit","in":"query","type":"integer"}],"responses":{"200":{"description":"ok"}}}}`
+	const toys = `"/toys":{"get":{"operationId":"listToys","responses":{"200":{"description":"ok"}}}}`
+	write := func(paths string) {
+		writeFile(t, spec, `{"swagger":"2.0","info":{"title":"t","version":"1"},"paths":{`+paths+`}}`)
+	}
+	write(pets + "," + toys)
+	out := filepath.Join(dir, "out")
+	if code, msg := runCLI(t, "generate", "--spec", spec, "--out", out); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, msg)
+	}
+	before, _ := os.ReadFile(filepath.Join(out, "component.json"))
+
+	// listToys removed, filter[kind] renamed to filter.kind (another field), limit retyped, a new action.
+	write(strings.NewReplacer(`"filter[kind]"`, `"filter.kind"`, `"name":"limit","in":"query","type":"integer"`,
+		`"name":"limit","in":"query","type":"string","required":true`).Replace(pets) +
+		`,"/owners":{"get":{"operationId":"listOwners","responses":{"200":{"description":"ok"}}}}`)
+	for _, args := range [][]string{{"--check"}, nil} {
+		code, msg := runCLI(t, append([]string{"generate", "--spec", spec, "--out", out}, args...)...)
+		for _, want := range []string{
+			`component.json: breaking: action "listToys" removed`,
+			`component.json: breaking: action "listPets": input field filter removed`,
+			`component.json: added: action "listPets": input field filter_kind added`,
+			`component.json: breaking: action "listPets": input field limit: type integer became string`,
+			`component.json: added: action "listOwners" added`,
+			"3 changes to component.json break flows configured against it",
+		} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("generate %v: output lacks %q:\n%s", args, want, msg)
+			}
+		}
+		if code != 1 {
+			t.Errorf("generate %v: exit %d, want 1", args, code)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(out, "component.json")); string(after) != string(before) {
+		t.Fatal("generate wrote breaking changes without --allow-breaking")
+	}
+	if code, msg := runCLI(t, "generate", "--allow-breaking", "--spec", spec, "--out", out); code != 0 {
+		t.Fatalf("--allow-breaking: exit %d: %s", code, msg)
+	}
+	if code, msg := runCLI(t, "generate", "--check", "--spec", spec, "--out", out); code != 0 || strings.Contains(msg, "breaking") {
+		t.Fatalf("check after accepting: exit %d: %s", code, msg)
 	}
 }

@@ -49,7 +49,7 @@ func commands() []command {
 	return []command{
 		{"run", "run the worker (configured by the ELASTICIO_* environment)", cmdRun},
 		{"service", "run a platform service call: verifyCredentials | getMetaModel | selectModel", cmdService},
-		{"generate", "generate component.json and actions/ from swagger.json [--spec FILE] [--out DIR] [--check]", cmdGenerate},
+		{"generate", "generate component.json and actions/ from swagger.json [--spec FILE] [--out DIR] [--check] [--strict] [--allow-breaking]", cmdGenerate},
 		{"exec", "run input messages (JSON on stdin) through an action or trigger, printing every event", cmdExec},
 		{"sandbox", "serve a local simulator of the Fitbit Plus API [--addr 127.0.0.1:PORT]", cmdSandbox},
 		{"demo", "run a short flow against the in-process sandbox", cmdDemo},

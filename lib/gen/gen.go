@@ -14,6 +14,13 @@
 //     header parameters under "headers"; the request document in
 //     "requestBody".
 //
+// A name that cannot be used as it is changes, with a warning in
+// Result.Warnings: an id whose Go or file name another action has, or that
+// is reserved, gets a numeric suffix (listPets2); a wire name that is no
+// field path gets "_" for its dots and stray brackets (dateRange.startDate →
+// dateRange_startDate); a field that is taken is flattened, then prefixed
+// with the location (query_id), then numbered (see inputs).
+//
 // Schemas are converted to the platform's dialect (see schema.go): $refs
 // inlined with a cycle guard, allOf merged, a boolean required on each
 // property, readOnly properties left out of inputs, writeOnly ones out of
@@ -21,10 +28,15 @@
 package gen
 
 import (
+	"errors"
 	"fmt"
 	"path"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/fitbitplus/connector/lib/manifest"
+	"github.com/fitbitplus/connector/lib/rest"
 	"github.com/fitbitplus/connector/lib/spec"
 )
 
@@ -56,9 +68,21 @@ const (
 	GoSuffix = ".gen.go"
 )
 
-// Generate returns the generated files (slash-separated path relative to the
-// output directory → content) for the API description specData.
-func Generate(specData []byte, opts Options) (map[string][]byte, error) {
+// Result is what a generation produces.
+type Result struct {
+	// Files maps each generated file (slash-separated path relative to the
+	// output directory) to its content.
+	Files map[string][]byte
+	// Warnings are the defects of the description that were worked around,
+	// by loading (spec.Load) and by generation (names, input fields), in
+	// that order.
+	Warnings []spec.Warning
+	// Operations are the static facts each action file holds, sorted by id.
+	Operations []*rest.Operation
+}
+
+// Generate returns the generated files for the API description specData.
+func Generate(specData []byte, opts Options) (*Result, error) {
 	doc, err := spec.Load(specData)
 	if err != nil {
 		return nil, err
@@ -66,24 +90,32 @@ func Generate(specData []byte, opts Options) (map[string][]byte, error) {
 	return GenerateDoc(doc, opts)
 }
 
-// GenerateDoc is Generate for an already loaded description.
-func GenerateDoc(doc *spec.Doc, opts Options) (map[string][]byte, error) {
+// GenerateDoc is Generate for an already loaded description. It renames, in
+// doc, the operations whose ids cannot be used as they are (see newActions).
+func GenerateDoc(doc *spec.Doc, opts Options) (*Result, error) {
 	if opts.SpecName == "" {
 		opts.SpecName = "swagger.json"
 	}
-	actions, err := newActions(doc)
-	if err != nil {
-		return nil, err
+	if len(doc.Operations) == 0 {
+		return nil, errors.New("paths: no operation to generate an action from")
 	}
-	files := make(map[string][]byte, len(actions)+2)
+	var genWarnings []spec.Warning
+	warn := func(where, format string, args ...any) {
+		genWarnings = append(genWarnings, spec.Warning{Where: where, What: fmt.Sprintf(format, args...)})
+	}
+	actions := newActions(doc, warn)
+	res := &Result{Files: make(map[string][]byte, len(actions)+2)}
 	for _, a := range actions {
-		src, err := renderOperation(a, opts.SpecName)
+		op := restOperation(a)
+		src, err := renderOperation(a, op, opts.SpecName)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", a.op.Where(), err)
 		}
-		files[a.file] = src
+		res.Files[a.file] = src
+		res.Operations = append(res.Operations, op)
 	}
-	if files[RegistryFile], err = renderRegistry(actions, opts.SpecName); err != nil {
+	var err error
+	if res.Files[RegistryFile], err = renderRegistry(actions, opts.SpecName); err != nil {
 		return nil, err
 	}
 	c := descriptor(doc, actions, opts)
@@ -96,10 +128,11 @@ func GenerateDoc(doc *spec.Doc, opts Options) (map[string][]byte, error) {
 			return nil, err
 		}
 	}
-	if files[ComponentFile], err = manifest.Marshal(c); err != nil {
+	if res.Files[ComponentFile], err = manifest.Marshal(c); err != nil {
 		return nil, err
 	}
-	return files, nil
+	res.Warnings = append(slices.Clone(doc.Warnings), genWarnings...)
+	return res, nil
 }
 
 // action is one operation with everything the outputs need.
@@ -118,32 +151,63 @@ type param struct {
 	field string // dotted input field, e.g. "filter.patient"
 }
 
-func newActions(doc *spec.Doc) ([]*action, error) {
+// warnFunc records a warning of generation.
+type warnFunc func(where, format string, args ...any)
+
+// newActions names the actions and their input fields. An id that has no
+// letters or digits, is reserved, or gives a Go name or file name another
+// action has, is renamed (a numeric suffix), with a warning.
+func newActions(doc *spec.Doc, warn warnFunc) []*action {
 	var actions []*action
-	byGoName := map[string]*action{}
-	byFile := map[string]*action{}
+	ids := map[string]bool{}
 	for _, op := range doc.Operations {
-		a := &action{op: op, goName: goName(op.ID)}
-		a.file = path.Join(ActionsDir, snake(op.ID)+GoSuffix)
-		if a.goName == "" {
-			return nil, fmt.Errorf("%s: operation id %q has no letters or digits", op.Where(), op.ID)
+		ids[op.ID] = true
+	}
+	byGoName := map[string]*action{"Registry": nil}
+	byFile := map[string]*action{RegistryFile: nil}
+	for _, op := range doc.Operations {
+		if goName(op.ID) == "" {
+			id := unique(spec.DeriveID(op.Method, op.Path), ids)
+			warn(op.Where(), "operation id %q has no letters or digits; named %s", op.ID, id)
+			op.ID, ids[id] = id, true
 		}
-		if a.file == RegistryFile || a.goName == "Registry" {
-			return nil, fmt.Errorf("%s: operation id %q is reserved (the registry)", op.Where(), op.ID)
+		for {
+			g, f := goName(op.ID), path.Join(ActionsDir, snake(op.ID)+GoSuffix)
+			other, clash := byGoName[g]
+			what := "Go name " + g
+			if !clash {
+				other, clash = byFile[f]
+				what = "file " + f
+			}
+			if !clash {
+				break
+			}
+			id := unique(op.ID, ids)
+			if other == nil {
+				warn(op.Where(), "%s is reserved (the registry); action named %s", what, id)
+			} else {
+				warn(op.Where(), "%s is also that of %s; action named %s", what, other.op.Where(), id)
+			}
+			op.ID, ids[id] = id, true
 		}
-		if other := byGoName[a.goName]; other != nil {
-			return nil, fmt.Errorf("%s: Go name %s is also the name of %s", op.Where(), a.goName, other.op.Where())
-		}
-		if other := byFile[a.file]; other != nil {
-			return nil, fmt.Errorf("%s: file %s is also the file of %s", op.Where(), a.file, other.op.Where())
-		}
+		a := &action{op: op, goName: goName(op.ID), file: path.Join(ActionsDir, snake(op.ID)+GoSuffix)}
 		byGoName[a.goName], byFile[a.file] = a, a
-		var err error
-		if a.params, a.in, err = inputs(op); err != nil {
-			return nil, fmt.Errorf("%s: %w", op.Where(), err)
-		}
+		a.params, a.in = inputs(op, warn)
 		a.out = outputs(op)
 		actions = append(actions, a)
 	}
-	return actions, nil
+	slices.SortFunc(actions, func(a, b *action) int { return strings.Compare(a.op.ID, b.op.ID) })
+	return actions
+}
+
+// unique is id with the lowest numeric suffix from 2 that is not taken.
+func unique(id string, taken map[string]bool) string {
+	if !taken[id] {
+		return id
+	}
+	for n := 2; ; n++ {
+		if c := id + strconv.Itoa(n); !taken[c] {
+			return c
+		}
+	}
 }

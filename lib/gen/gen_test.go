@@ -18,11 +18,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/<case>/want")
 
+// warningsFile holds, among a case's golden files, the warnings of the
+// generation, one a line.
+const warningsFile = "warnings.txt"
+
 // specFiles are the names a case's input spec may have.
 var specFiles = []string{"swagger.json", "spec.yaml", "spec.json"}
 
 // TestGolden generates every case under testdata and compares the result,
-// file by file, with testdata/<case>/want/<path>.golden.
+// file by file, with testdata/<case>/want/<path>.golden; the warnings are
+// compared with want/warnings.txt.golden. The defect-* cases hold one class
+// of defect each, as met in published specs.
 func TestGolden(t *testing.T) {
 	cases, err := os.ReadDir("testdata")
 	if err != nil {
@@ -81,10 +87,16 @@ func generateCase(t *testing.T, dir string) map[string][]byte {
 		if overlay, err := os.ReadFile(filepath.Join(dir, "component.overlay.json")); err == nil {
 			opts.Overlay = overlay
 		}
-		files, err := Generate(data, opts)
+		res, err := Generate(data, opts)
 		if err != nil {
 			t.Fatalf("generate %s: %v", name, err)
 		}
+		files := maps.Clone(res.Files)
+		var warnings strings.Builder
+		for _, w := range res.Warnings {
+			warnings.WriteString(w.String() + "\n")
+		}
+		files[warningsFile] = []byte(warnings.String())
 		return files
 	}
 	t.Fatalf("%s: no spec file (%s)", dir, strings.Join(specFiles, ", "))

@@ -45,13 +45,13 @@ type operationView struct {
 	*rest.Operation
 }
 
-func renderOperation(a *action, specName string) ([]byte, error) {
+func renderOperation(a *action, op *rest.Operation, specName string) ([]byte, error) {
 	return render("operation.go.tmpl", operationView{
 		Spec:       specName,
 		RestImport: RestImport,
 		GoName:     a.goName,
 		Summary:    sentence(oneLine(a.op.Summary)),
-		Operation:  restOperation(a),
+		Operation:  op,
 	})
 }
 
@@ -94,7 +94,7 @@ func restOperation(a *action) *rest.Operation {
 		r.Params = append(r.Params, restParam(p))
 	}
 	if op.Body != nil {
-		r.Body = &rest.Body{Field: BodyField, Required: op.Body.Required, MediaTypes: op.Body.MediaTypes}
+		r.Body = &rest.Body{Field: BodyField, Required: op.Body.Required, MediaTypes: op.Body.MediaTypes, IDParam: dataIDParam(op)}
 	}
 	if resp := op.Response; resp != nil {
 		r.SuccessCode = resp.Code

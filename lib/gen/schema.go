@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fitbitplus/connector/lib/manifest"
+	"github.com/fitbitplus/connector/lib/spec"
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
@@ -119,7 +120,7 @@ func (c *converter) convert(ref *openapi3.SchemaRef) *manifest.Schema {
 // implicitOneOrMany tells whether v is the Swagger 2 way of writing "an
 // object or an array of them": no type, with both properties and items.
 func implicitOneOrMany(v *openapi3.Schema) bool {
-	return (v.Type == nil || len(v.Type.Slice()) == 0) && len(v.Properties) > 0 && v.Items != nil
+	return spec.FirstType(v.Type) == "" && len(v.Properties) > 0 && v.Items != nil
 }
 
 // skipped tells whether a property is left out in this direction.
@@ -321,11 +322,11 @@ func mergeSchema(out, part *openapi3.Schema) {
 	out.WriteOnly = out.WriteOnly || part.WriteOnly
 }
 
-// schemaType is the declared type, else "object" for a schema with
+// schemaType is the declared type (the first other than "null"), else "object" for a schema with
 // properties, "array" for one with items, "" (any) otherwise.
 func schemaType(v *openapi3.Schema) string {
-	if v.Type != nil && len(v.Type.Slice()) > 0 {
-		return v.Type.Slice()[0]
+	if t := spec.FirstType(v.Type); t != "" {
+		return t
 	}
 	switch {
 	case len(v.Properties) > 0:

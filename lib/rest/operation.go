@@ -37,4 +37,8 @@ type Body struct {
 	Field      string   // input field holding the request document, e.g. "requestBody"
 	Required   bool     // the operation needs a body
 	MediaTypes []string // accepted media types, preferred first
+	// IDParam names the path parameter that is the document's data.id (a
+	// PATCH of one resource): filled in when the input leaves data.id out,
+	// and a different data.id is refused. Empty when none.
+	IDParam string
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -37,6 +38,8 @@ import (
 //     page[cursor]) must not be mixed in one input.
 //   - the request body is the JSON:API document at Body.Field; when present
 //     it must be an object and its data (when present) an object or an array.
+//     With Body.IDParam (a PATCH), data.id is filled in from that path
+//     parameter when left out, and a different data.id is refused.
 //
 // Every violation is a *component.InputError naming the dotted field, found
 // before any API call.
@@ -64,6 +67,7 @@ func BuildRequest(ctx context.Context, op *Operation, baseURL string, input map[
 
 func (op *Operation) prepare(input map[string]any) (*prepared, error) {
 	p := &prepared{op: op, path: op.Path, header: http.Header{}}
+	pathValues := map[string]string{}
 	var skip, cursor bool
 	for _, prm := range op.Params {
 		field := prm.Field
@@ -92,6 +96,7 @@ func (op *Operation) prepare(input map[string]any) (*prepared, error) {
 				return nil, &component.InputError{Field: field, Reason: "must not be . or .."}
 			}
 			p.path = strings.ReplaceAll(p.path, "{"+prm.Name+"}", url.PathEscape(values[0]))
+			pathValues[prm.Name] = values[0]
 		case "header":
 			p.header.Set(prm.Name, strings.Join(values, ","))
 		default:
@@ -114,7 +119,7 @@ func (op *Operation) prepare(input map[string]any) (*prepared, error) {
 	}
 	sort.Strings(p.query)
 	if op.Body != nil {
-		body, err := bodyDocument(op.Body, input)
+		body, err := bodyDocument(op.Body, input, pathValues)
 		if err != nil {
 			return nil, err
 		}
@@ -158,6 +163,10 @@ func (p *prepared) request(ctx context.Context, baseURL string) (*http.Request, 
 }
 
 // lookup finds the value of a parameter in the input (see the input rules).
+// An object at a top-level key is never a parameter's value (parameters are
+// scalars or arrays): it is the nested field of another parameter, as
+// filter.a.b is under the key "filter" that a parameter "filter" renamed to
+// query_filter would fall back to.
 func lookup(input map[string]any, field, wire string) any {
 	cur := any(input)
 	for part := range strings.SplitSeq(field, ".") {
@@ -171,10 +180,14 @@ func lookup(input map[string]any, field, wire string) any {
 	if cur != nil {
 		return cur
 	}
-	if v, ok := input[field]; ok && v != nil {
-		return v
+	for _, key := range []string{field, wire} {
+		if v, ok := input[key]; ok && v != nil {
+			if _, object := v.(map[string]any); !object {
+				return v
+			}
+		}
 	}
-	return input[wire]
+	return nil
 }
 
 // paramValues checks v against prm and returns its wire values: none when
@@ -298,8 +311,10 @@ func article(typ string) string {
 
 func formatBound(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-// bodyDocument checks and encodes the request document.
-func bodyDocument(b *Body, input map[string]any) ([]byte, error) {
+// bodyDocument checks and encodes the request document. With b.IDParam,
+// data.id is the path parameter's value: filled in when the input leaves it
+// out, and a different one is refused.
+func bodyDocument(b *Body, input map[string]any, pathValues map[string]string) ([]byte, error) {
 	field := b.Field
 	if field == "" {
 		field = "requestBody"
@@ -323,10 +338,46 @@ func bodyDocument(b *Body, input map[string]any) ([]byte, error) {
 			return nil, &component.InputError{Field: field + ".data", Reason: "must be an object or an array"}
 		}
 	}
+	if b.IDParam != "" {
+		var err error
+		if doc, err = withDataID(doc, field, b.IDParam, pathValues[b.IDParam]); err != nil {
+			return nil, err
+		}
+	}
 	out, err := json.Marshal(doc)
 	if err != nil {
 		return nil, &component.InputError{Field: field, Reason: "cannot be encoded as JSON"}
 	}
+	return out, nil
+}
+
+// withDataID returns doc with data.id set to id (the value of the path
+// parameter param) when its data object has none; the input is not
+// modified. A data.id
+// other than id is refused, naming both.
+func withDataID(doc map[string]any, field, param, id string) (map[string]any, error) {
+	data, ok := doc["data"].(map[string]any)
+	if !ok {
+		return doc, nil // no resource object (none, or an array): no single id to fill in
+	}
+	switch have := data["id"].(type) {
+	case nil:
+	case string:
+		if have == "" {
+			break
+		}
+		if have != id {
+			return nil, &component.InputError{Field: field + ".data.id",
+				Reason: fmt.Sprintf("%q differs from %s %q of the path: a PATCH document names the resource it changes", have, param, id)}
+		}
+		return doc, nil
+	default:
+		return nil, &component.InputError{Field: field + ".data.id", Reason: "must be a string"}
+	}
+	filled := maps.Clone(data)
+	filled["id"] = id
+	out := maps.Clone(doc)
+	out["data"] = filled
 	return out, nil
 }
 

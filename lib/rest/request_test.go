@@ -167,3 +167,56 @@ func TestBuildRequestBody(t *testing.T) {
 		t.Errorf("content type %q", req.Header.Get("Content-Type"))
 	}
 }
+
+func TestBuildRequestPatchDataID(t *testing.T) {
+	op := *updatePatient
+	body := *op.Body
+	body.IDParam = "id"
+	op.Body = &body
+	for i, in := range []string{
+		`{"id": "p1", "requestBody": {"data": {"type": "patient", "attributes": {"first_name": "Ada"}}}}`,
+		`{"id": "p1", "requestBody": {"data": {"type": "patient", "id": "p1", "attributes": {"first_name": "Ada"}}}}`,
+		`{"id": "p1", "requestBody": {"data": {"type": "patient", "id": "", "attributes": {"first_name": "Ada"}}}}`,
+	} {
+		m := input(in)
+		req, err := BuildRequest(context.Background(), &op, base, m)
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		got, _ := io.ReadAll(req.Body)
+		if want := `{"data":{"attributes":{"first_name":"Ada"},"id":"p1","type":"patient"}}`; string(got) != want {
+			t.Errorf("%s: body %s, want %s", in, got, want)
+		}
+		if _, filled := m["requestBody"].(map[string]any)["data"].(map[string]any)["id"]; i == 0 && filled {
+			t.Errorf("%s: the input was modified", in)
+		}
+	}
+	_, err := BuildRequest(context.Background(), &op, base, input(`{"id": "p1", "requestBody": {"data": {"type": "patient", "id": "p2"}}}`))
+	var ie *component.InputError
+	if !errors.As(err, &ie) || ie.Field != "requestBody.data.id" || !strings.Contains(ie.Reason, `"p2"`) || !strings.Contains(ie.Reason, `"p1"`) {
+		t.Errorf("a data.id other than the path's: %v; want an input error on requestBody.data.id naming both", err)
+	}
+	if _, err := BuildRequest(context.Background(), &op, base, input(`{"id": "p1", "requestBody": {"data": {"id": 7}}}`)); inputField(err) != "requestBody.data.id" {
+		t.Errorf("a number as data.id: %v", err)
+	}
+	// Without IDParam the document goes as it is.
+	got, _ := io.ReadAll(build(t, updatePatient, `{"id": "p1", "requestBody": {"data": {"type": "patient"}}}`).Body)
+	if string(got) != `{"data":{"type":"patient"}}` {
+		t.Errorf("body without IDParam %s", got)
+	}
+}
+
+// TestLookupSkipsObjects: a parameter renamed away from a key that another
+// parameter's nested fields occupy does not read those fields.
+func TestLookupSkipsObjects(t *testing.T) {
+	op := &Operation{ID: "x", Method: "GET", Path: "/x", Params: []Param{
+		{Name: "filter[a]", Field: "filter.a", In: "query", Type: "string"},
+		{Name: "filter", Field: "query_filter", In: "query", Type: "string"},
+	}}
+	if q := build(t, op, `{"filter": {"a": "1"}}`).URL.RawQuery; q != "filter[a]=1" {
+		t.Errorf("query %q", q)
+	}
+	if q := build(t, op, `{"filter": {"a": "1"}, "query_filter": "2"}`).URL.RawQuery; q != "filter=2&filter[a]=1" {
+		t.Errorf("query %q", q)
+	}
+}

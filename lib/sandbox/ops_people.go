@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -318,8 +319,8 @@ func updatePatient(c *call) (*reply, error) {
 }
 
 // upsertPatient creates or updates the patient meta.query.identifier names,
-// within the organization of meta.query.organization, the groups, or the
-// token.
+// within the organization of meta.query.organization, the groups
+// (data.relationships.groups, else meta.query.groups), or the token.
 func upsertPatient(c *call) (*reply, error) {
 	b, err := c.decodeBody(false)
 	if err != nil {
@@ -343,6 +344,18 @@ func upsertPatient(c *call) (*reply, error) {
 	groups, coaches, hasGroups, hasCoaches, err := c.patientRels(it)
 	if err != nil {
 		return nil, err
+	}
+	if !hasGroups {
+		// The lookup's groups: where to look for the patient, and to create it.
+		ids, _ := q["groups"].([]any)
+		for i, x := range ids {
+			id, _ := x.(string)
+			g := c.s.db.get("group", id)
+			if g == nil {
+				return nil, notFoundAt(fmt.Sprintf("%s/groups/%d", ptr, i), "no group with id "+id)
+			}
+			groups, hasGroups = append(groups, g), true
+		}
 	}
 	org, _ := q["organization"].(string)
 	if org == "" {

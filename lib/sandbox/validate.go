@@ -116,9 +116,24 @@ func toAPIError(err error) *apiError {
 		return invalidParam(re.Parameter.Name, "parameter %s: %s", re.Parameter.Name, reason(re))
 	}
 	pointer := ""
+	why := reason(re)
 	var se *openapi3.SchemaError
 	if errors.As(re.Err, &se) {
 		pointer = jsonPointer(se.JSONPointer()...)
+		// An allOf failure says only that; the part that failed says what.
+		for se.SchemaField == "allOf" {
+			var inner *openapi3.SchemaError
+			if se.Origin == nil || !errors.As(se.Origin, &inner) {
+				break
+			}
+			if p := jsonPointer(inner.JSONPointer()...); len(p) > len(pointer) {
+				pointer = p // the part's pointer is from the document's root
+			}
+			se = inner
+			if se.Reason != "" {
+				why = se.Reason
+			}
+		}
 		if se.SchemaField == "required" && se.Reason != "" {
 			// kin-openapi reports a missing property at its parent; point at it.
 			if name, ok := missingProperty(se.Reason); ok && !strings.HasSuffix(pointer, jsonPointer(name)) {
@@ -129,7 +144,7 @@ func toAPIError(err error) *apiError {
 	if pointer == "" {
 		pointer = "/"
 	}
-	return invalidBody(pointer, "request body: %s", reason(re))
+	return invalidBody(pointer, "request body: %s", why)
 }
 
 // reason is the short, value-free description of a validation error.

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -153,12 +154,12 @@ func TestEveryOperationValidAgainstSpec(t *testing.T) {
 		{"updateAction", "PATCH", "/pub/action/" + first("action"), `{"data":{"type":"action","id":"` + first("action") + `","attributes":{"title":"Walk 40 minutes"}}}`},
 		{"createBundle", "POST", "/pub/bundle", `{"data":{"type":"bundle","attributes":{"type":"custom","title":"Mobility","effective_from":"2026-03-10T00:00:00Z"},"relationships":{` + rel("plan", "patient_plan_summary", plan) + `}}}`},
 		{"fetchBundle", "GET", "/pub/bundle/" + first("bundle"), ""},
-		{"updateBundle", "PATCH", "/pub/bundle/" + first("bundle"), `{"data":{"type":"bundle","attributes":{"title":"Habits"}}}`},
+		{"updateBundle", "PATCH", "/pub/bundle/" + first("bundle"), `{"data":{"type":"bundle","id":"` + first("bundle") + `","attributes":{"title":"Habits"}}}`},
 		{"fetchCalendarEvents", "GET", "/pub/calendar_event?filter[organization]=" + org + "&filter[type]=reminder&filter[completed]=false&include=owner&page[limit]=5", ""},
 		{"createCalendarEvent", "POST", "/pub/calendar_event", `{"data":{"type":"calendar_event","attributes":{"type":"video-call","title":"Call","start_at":"2026-04-01T15:00:00Z","end_at":"2026-04-01T15:30:00Z","all_day":false,"attendees":[{"type":"patient","id":"` + s.PatientID + `"}]},"relationships":{` + rel("owner", "patient", s.PatientID) + `}}}`},
 		{"fetchCalendarEvent", "GET", "/pub/calendar_event/" + event, ""},
-		{"updateCalendarEvent", "PATCH", "/pub/calendar_event/" + event, `{"data":{"type":"calendar_event","attributes":{"title":"Moved"}}}`},
-		{"createCalendarEventResponse", "POST", "/pub/calendar_event_response", `{"data":{"type":"calendar_event_response","attributes":{"response_status":"accepted"},"relationships":{` + rel("calendar_event", "calendar_event", event) + `,` + rel("user", "patient", s.PatientID) + `}}}`},
+		{"updateCalendarEvent", "PATCH", "/pub/calendar_event/" + event, `{"data":{"type":"calendar_event","id":"` + event + `","attributes":{"title":"Moved"}}}`},
+		{"createCalendarEventResponse", "POST", "/pub/calendar_event_response", `{"data":{"type":"calendar_event_response","attributes":{"response_status":"accepted","attendee":{"type":"patient","id":"` + s.PatientID + `"}},"relationships":{` + rel("calendar_event", "calendar_event", event) + `,` + rel("user", "patient", s.PatientID) + `}}}`},
 		{"fetchCoach", "GET", "/pub/coach/" + s.CoachIDs[0], ""},
 		{"fetchEmailHistories", "GET", "/pub/email_history?filter[receiver]=" + s.PatientID + "&sort=-send_time", ""},
 		{"fetchEmailHistory", "GET", "/pub/email_history/" + first("email_history"), ""},
@@ -177,7 +178,7 @@ func TestEveryOperationValidAgainstSpec(t *testing.T) {
 		{"fetchOrganization", "GET", "/pub/organization/" + org, ""},
 		{"fetchPatients", "GET", "/pub/patient?filter[organization]=" + org + "&filter[identifier][system]=medical-record-number&filter[identifier][value]=MRN-0001&filter[archived]=false&filter[updated_at]=2025-01-01T00:00:00Z..2027-01-01T00:00:00Z&page[number]=1&page[size]=50", ""},
 		{"createPatient", "POST", "/pub/patient", `{"data":{"type":"patient","attributes":{"first_name":"Andrew","last_name":"Smith","gender":"male","birth_date":"1980-02-03","identifiers":[{"system":"medical-record-number","value":"MRN-7777"}]},"relationships":{"groups":{"data":[{"type":"group","meta":{"query":{"organization":"` + org + `","name":"Patients Lead"}}}]}}},"meta":{"ignore_duplicates":true}}`},
-		{"upsertPatient", "PUT", "/pub/patient", `{"data":{"type":"patient","attributes":{"first_name":"Ada"},"meta":{"query":{"identifier":{"system":"MyEHR","value":"UP-9"}}},"relationships":{` + `"groups":{"data":[{"type":"group","id":"` + s.GroupIDs[1] + `"}]}}}}`},
+		{"upsertPatient", "PUT", "/pub/patient", `{"data":{"type":"patient","attributes":{"first_name":"Ada"}},"meta":{"query":{"identifier":{"system":"MyEHR","value":"UP-9"},"groups":["` + s.GroupIDs[1] + `"]}}}`},
 		{"fetchPatient", "GET", "/pub/patient/" + s.PatientID, ""},
 		{"updatePatient", "PATCH", "/pub/patient/" + s.PatientID, `{"data":{"type":"patient","id":"` + s.PatientID + `","attributes":{"note":"synced"}}}`},
 		{"fetchPatientCoaches", "GET", "/pub/patient/" + s.PatientID + "/coaches", ""},
@@ -187,7 +188,7 @@ func TestEveryOperationValidAgainstSpec(t *testing.T) {
 		{"fetchPatientHealthMetric", "GET", "/pub/patient_health_metric/" + first("patient_health_metric"), ""},
 		{"fetchPatientPlanSummaries", "GET", "/pub/patient_plan_summary?filter[patient]=" + s.PatientID + "&include=actions,bundles,patient,current_results", ""},
 		{"fetchPatientPlanSummary", "GET", "/pub/patient_plan_summary/" + plan + "?include=actions", ""},
-		{"updatePatientPlanSummary", "PATCH", "/pub/patient_plan_summary/" + plan, `{"data":{"type":"patient_plan_summary","attributes":{"time_zone":"Europe/Berlin"}}}`},
+		{"updatePatientPlanSummary", "PATCH", "/pub/patient_plan_summary/" + plan, `{"data":{"type":"patient_plan_summary","id":"` + plan + `","attributes":{"time_zone":"Europe/Berlin"}}}`},
 		{"fetchRewards", "GET", "/pub/reward?filter[patient]=" + s.PatientID + "&filter[thread]=thread-00", ""},
 		{"createRewardProgram", "POST", "/pub/reward_program", `{"data":{"type":"reward_program","attributes":{"name":"Sleep","budget_value":100,"budget_unit":"point","start_at":"2026-03-01T00:00:00Z","end_at":"2026-06-01T00:00:00Z"},"relationships":{` + rel("group", "group", s.GroupIDs[2]) + `}}}`},
 		{"fetchRewardProgram", "GET", "/pub/reward_program/" + s.RewardProgramID, ""},
@@ -267,5 +268,66 @@ func TestSpecRejectsInvalidRequests(t *testing.T) {
 	src = expectError(t, h.send("POST", "/pub/group", `{"data":{"type":"group","attributes":{"bio":"no name"}}}`), http.StatusConflict, CodeInvalidBodyParameter)
 	if src["pointer"] != "/data/attributes/name" {
 		t.Errorf("source %v", src)
+	}
+}
+
+// TestRejectsWhatTheUpstreamRejects: the request members the upstream spec
+// requires, and swagger.json with it, are refused when missing, with the
+// API's error document pointing at the member.
+func TestRejectsWhatTheUpstreamRejects(t *testing.T) {
+	requireSpec(t)
+	h := newHarness(t, Options{Spec: connector.SwaggerJSON})
+	s := h.sb.Seeded()
+	event := s.CalendarEventID
+	cases := []struct{ name, method, target, body, pointer string }{
+		{"PATCH without data.id", "PATCH", "/pub/calendar_event/" + event,
+			`{"data":{"type":"calendar_event","attributes":{"title":"Moved"}}}`, "/data/id"},
+		{"patient without attributes", "POST", "/pub/patient", `{"data":{"type":"patient"}}`, "/data/attributes"},
+		{"patient update without attributes", "PATCH", "/pub/patient/" + s.PatientID,
+			`{"data":{"type":"patient","id":"` + s.PatientID + `"}}`, "/data/attributes"},
+		{"calendar event without relationships", "POST", "/pub/calendar_event",
+			`{"data":{"type":"calendar_event","attributes":{"type":"reminder","title":"T","start_at":"2026-04-01T15:00:00Z","attendees":[]}}}`, "/data/relationships"},
+		{"calendar event without attendees", "POST", "/pub/calendar_event",
+			`{"data":{"type":"calendar_event","attributes":{"type":"reminder","title":"T","start_at":"2026-04-01T15:00:00Z"},"relationships":{}}}`, "/data/attributes/attendees"},
+		{"calendar event response without response status", "POST", "/pub/calendar_event_response",
+			`{"data":{"type":"calendar_event_response","attributes":{"attendee":{}},"relationships":{}}}`, "/data/attributes/response_status"},
+		{"upsert without the lookup", "PUT", "/pub/patient", `{"data":{"type":"patient","attributes":{"first_name":"Ada"}}}`, "/meta"},
+		{"upsert lookup without groups", "PUT", "/pub/patient",
+			`{"data":{"type":"patient","attributes":{}},"meta":{"query":{"identifier":{"system":"MyEHR","value":"1"}}}}`, "/meta/query/groups"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := expectError(t, h.send(c.method, c.target, c.body), http.StatusConflict, CodeInvalidBodyParameter)
+			if src["pointer"] != c.pointer {
+				t.Errorf("pointer %q, want %q", src["pointer"], c.pointer)
+			}
+		})
+	}
+}
+
+// TestUpsertFindsThePatientInTheLookupGroups: meta.query.groups says where to
+// look for the patient and where to create it.
+func TestUpsertFindsThePatientInTheLookupGroups(t *testing.T) {
+	requireSpec(t)
+	h := newHarness(t, Options{Spec: connector.SwaggerJSON})
+	group := h.sb.Seeded().GroupIDs[1]
+	body := func(name string) string {
+		return `{"data":{"type":"patient","attributes":{"first_name":"` + name + `"}},` +
+			`"meta":{"query":{"identifier":{"system":"MyEHR","value":"UP-77"},"groups":["` + group + `"]}}}`
+	}
+	created := h.send("PUT", "/pub/patient", body("Ada"))
+	expectStatus(t, created, http.StatusOK)
+	p := created.one(t)
+	if rel := fmt.Sprintf("%s", p.Relationships["groups"]); !strings.Contains(rel, group) {
+		t.Errorf("created outside the lookup's group: %s", rel)
+	}
+	updated := h.send("PUT", "/pub/patient", body("Ada B."))
+	expectStatus(t, updated, http.StatusOK)
+	if u := updated.one(t); u.ID != p.ID || u.Attributes["first_name"] != "Ada B." {
+		t.Errorf("second upsert: id %s (first %s), first_name %v", u.ID, p.ID, u.Attributes["first_name"])
+	}
+	src := expectError(t, h.send("PUT", "/pub/patient", strings.Replace(body("X"), group, "nope", 1)), http.StatusNotFound, "ResourceNotFound")
+	if src["pointer"] != "/meta/query/groups/0" {
+		t.Errorf("unknown group: source %v", src)
 	}
 }

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +18,13 @@ import (
 )
 
 // Load parses, converts and validates an API description and returns its
-// model. data is Swagger 2.0 or OpenAPI 3.0, as JSON or YAML; $refs must be
-// internal.
+// model. data is Swagger 2.0, OpenAPI 3.0 or 3.1, as JSON or YAML; $refs
+// must be internal.
+//
+// Defects met in published specs do not end the load: each is worked
+// around and becomes one of Doc.Warnings, naming the place and what was
+// done (see defects.go). An operation that cannot be modelled is left out
+// with a warning. Only a document that cannot be read at all is an error.
 func Load(data []byte) (*Doc, error) {
 	jsonData, err := toJSON(data)
 	if err != nil {
@@ -33,33 +37,53 @@ func Load(data []byte) (*Doc, error) {
 	if err := json.Unmarshal(jsonData, &head); err != nil {
 		return nil, fmt.Errorf("parse spec: %w", err)
 	}
-	var (
-		doc   *openapi3.T
-		hints mediaHints
-	)
-	switch {
-	case head.Swagger == "2.0":
-		doc, hints, err = loadV2(jsonData)
-	case strings.HasPrefix(head.OpenAPI, "3.0."):
-		doc, hints, err = loadV3(data, jsonData)
-	case head.Swagger != "":
-		err = fmt.Errorf("swagger: version %q is not supported (want 2.0 or 3.0.x)", head.Swagger)
-	case head.OpenAPI != "":
-		err = fmt.Errorf("openapi: version %q is not supported (want 2.0 or 3.0.x)", head.OpenAPI)
-	default:
-		err = errors.New("not a Swagger 2.0 or OpenAPI 3.0 document: no swagger or openapi field")
+	w := &warnings{v2: head.Swagger == "2.0"}
+	doc, hints, err := loadDoc(head.Swagger, head.OpenAPI, data, jsonData, w)
+	if err != nil && !errors.Is(err, errUnsupported) {
+		// A $ref to nothing ends kin-openapi's load; read it as any value.
+		retry := &warnings{v2: w.v2}
+		if fixed := repairRefs(jsonData, retry); fixed != nil {
+			if doc, hints, err = loadDoc(head.Swagger, head.OpenAPI, data, fixed, retry); err == nil {
+				w = retry
+			}
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := doc.Validate(context.Background()); err != nil {
-		return nil, fmt.Errorf("invalid spec: %w", err)
+	repairSchemas(doc, w)
+	repairDescriptions(doc, w)
+	leftOut, err := validate(doc, w)
+	if err != nil {
+		return nil, err
 	}
 	version := head.Swagger
 	if version == "" {
 		version = head.OpenAPI
 	}
-	return build(doc, version, hints)
+	d := build(doc, version, hints, leftOut, w)
+	d.Warnings = w.sorted()
+	return d, nil
+}
+
+// errUnsupported marks a document of a version Load does not read.
+var errUnsupported = errors.New("not supported")
+
+// loadDoc loads a document of the given version (swagger or openapi field)
+// as OpenAPI 3; data is the source (for the media type order), jsonData the
+// document as JSON.
+func loadDoc(swagger, openAPI string, data, jsonData []byte, w *warnings) (*openapi3.T, mediaHints, error) {
+	switch {
+	case swagger == "2.0":
+		return loadV2(jsonData, w)
+	case strings.HasPrefix(openAPI, "3.0.") || strings.HasPrefix(openAPI, "3.1."):
+		return loadV3(data, jsonData)
+	case swagger != "":
+		return nil, nil, fmt.Errorf("swagger: version %q is %w (want 2.0, 3.0.x or 3.1.x)", swagger, errUnsupported)
+	case openAPI != "":
+		return nil, nil, fmt.Errorf("openapi: version %q is %w (want 2.0, 3.0.x or 3.1.x)", openAPI, errUnsupported)
+	}
+	return nil, nil, fmt.Errorf("not a Swagger 2.0 or OpenAPI 3 document: no swagger or openapi field: %w", errUnsupported)
 }
 
 // toJSON returns data as JSON, converting YAML.
@@ -75,36 +99,48 @@ func toJSON(data []byte) ([]byte, error) {
 	return j, nil
 }
 
-func loadV2(data []byte) (doc *openapi3.T, hints mediaHints, err error) {
+// loadV2 converts a Swagger 2.0 document to OpenAPI 3. An operation that
+// does not convert (two body parameters, a malformed formData parameter) is
+// left out, with a warning.
+func loadV2(data []byte, w *warnings) (*openapi3.T, mediaHints, error) {
 	var doc2 openapi2.T
 	if err := json.Unmarshal(data, &doc2); err != nil {
 		return nil, nil, fmt.Errorf("parse spec: %w", err)
 	}
-	defer func() { // openapi2conv panics on some malformed formData parameters
-		if r := recover(); r != nil {
-			doc, hints, err = nil, nil, fmt.Errorf("convert swagger 2.0: %v", r)
-		}
-	}()
-	doc, err = openapi2conv.ToV3(&doc2)
-	if err != nil {
-		return nil, nil, fmt.Errorf("convert swagger 2.0: %w", locateV2Error(&doc2, err))
-	}
-	return doc, v2Hints(&doc2), nil
-}
-
-// locateV2Error names the operation a Swagger 2.0 conversion error comes
-// from, by converting the operations one by one.
-func locateV2Error(doc2 *openapi2.T, err error) error {
 	for _, path := range slices.Sorted(maps.Keys(doc2.Paths)) {
 		item := doc2.Paths[path]
 		ops := item.Operations()
 		for _, method := range slices.Sorted(maps.Keys(ops)) {
-			if _, opErr := openapi2conv.ToV3Operation(&openapi3.Components{}, item, ops[method], doc2.Consumes); opErr != nil {
-				return fmt.Errorf("%s: %w", where(path, method), opErr)
+			err := convertV2(func() error {
+				_, err := openapi2conv.ToV3Operation(&openapi3.Components{}, item, ops[method], doc2.Consumes)
+				return err
+			})
+			if err != nil {
+				w.add(where(path, method), "left out: %v", err)
+				item.SetOperation(method, nil)
 			}
 		}
 	}
-	return err
+	var doc *openapi3.T
+	err := convertV2(func() (err error) {
+		doc, err = openapi2conv.ToV3(&doc2)
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("convert swagger 2.0: %w", err)
+	}
+	return doc, v2Hints(&doc2), nil
+}
+
+// convertV2 runs one openapi2conv conversion, which panics on some malformed
+// formData parameters.
+func convertV2(convert func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return convert()
 }
 
 func loadV3(data, jsonData []byte) (*openapi3.T, mediaHints, error) {
@@ -124,7 +160,7 @@ func where(path, method string) string {
 	return "paths." + path + "." + strings.ToLower(method)
 }
 
-func build(doc *openapi3.T, version string, hints mediaHints) (*Doc, error) {
+func build(doc *openapi3.T, version string, hints mediaHints, leftOut map[string]string, w *warnings) *Doc {
 	d := &Doc{SpecVersion: version}
 	if doc.Info != nil {
 		d.Title, d.Description, d.Version = doc.Info.Title, doc.Info.Description, doc.Info.Version
@@ -138,29 +174,50 @@ func build(doc *openapi3.T, version string, hints mediaHints) (*Doc, error) {
 		}
 	}
 	byID := map[string]*Operation{}
-	if doc.Paths != nil {
-		paths := doc.Paths.Map()
-		for _, path := range slices.Sorted(maps.Keys(paths)) {
-			item := paths[path]
-			ops := item.Operations()
-			for _, method := range slices.Sorted(maps.Keys(ops)) {
-				op, err := buildOperation(doc, path, method, item, ops[method], version == "2.0", hints)
-				if err != nil {
-					return nil, err
-				}
-				if other, ok := byID[op.ID]; ok {
-					return nil, fmt.Errorf("%s: operation id %q is also the id of %s", op.Where(), op.ID, other.Where())
-				}
-				byID[op.ID] = op
-				d.Operations = append(d.Operations, op)
-			}
+	eachOperation(doc, func(path, method string, item *openapi3.PathItem, o *openapi3.Operation) {
+		at := where(path, method)
+		why, out := leftOut[at]
+		if !out {
+			why, out = leftOut["paths."+path]
 		}
-	}
+		if out {
+			w.add(at, "left out: %s", why)
+			return
+		}
+		op, err := buildOperation(doc, path, method, item, o, version == "2.0", hints, w)
+		if err != nil {
+			w.add(at, "left out: %v", err)
+			return
+		}
+		if op.IDDerived {
+			w.add(at, "no operationId; named %s", op.ID)
+		}
+		if other, ok := byID[op.ID]; ok {
+			id := uniqueID(DeriveID(method, path), byID)
+			w.add(at, "operationId %q is also the id of %s; named %s", op.ID, other.Where(), id)
+			op.ID, op.IDDerived = id, true
+		}
+		byID[op.ID] = op
+		d.Operations = append(d.Operations, op)
+	})
 	slices.SortFunc(d.Operations, func(a, b *Operation) int { return strings.Compare(a.ID, b.ID) })
-	return d, nil
+	return d
 }
 
-func buildOperation(doc *openapi3.T, path, method string, item *openapi3.PathItem, o *openapi3.Operation, v2 bool, hints mediaHints) (*Operation, error) {
+// uniqueID is id, or id with the lowest numeric suffix from 2 that no
+// operation has.
+func uniqueID(id string, taken map[string]*Operation) string {
+	if taken[id] == nil {
+		return id
+	}
+	for n := 2; ; n++ {
+		if c := id + strconv.Itoa(n); taken[c] == nil {
+			return c
+		}
+	}
+}
+
+func buildOperation(doc *openapi3.T, path, method string, item *openapi3.PathItem, o *openapi3.Operation, v2 bool, hints mediaHints, w *warnings) (*Operation, error) {
 	op := &Operation{
 		ID:          o.OperationID,
 		Method:      method,
@@ -172,9 +229,11 @@ func buildOperation(doc *openapi3.T, path, method string, item *openapi3.PathIte
 	if op.ID == "" {
 		op.ID, op.IDDerived = DeriveID(method, path), true
 	}
-	params, err := mergeParams(item.Parameters, o.Parameters, v2)
+	params, err := mergeParams(item.Parameters, o.Parameters, v2, func(p *openapi3.Parameter, err error) {
+		w.add(op.Where(), "optional parameter %q left out: %v", p.Name, err)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op.Where(), err)
+		return nil, err
 	}
 	op.Params = params
 
@@ -202,8 +261,10 @@ func buildOperation(doc *openapi3.T, path, method string, item *openapi3.PathIte
 }
 
 // mergeParams joins path-level and operation parameters by (name, in); an
-// operation parameter replaces the path-level one in place.
-func mergeParams(pathLevel, opLevel openapi3.Parameters, v2 bool) ([]*Param, error) {
+// operation parameter replaces the path-level one in place. An optional
+// parameter the model cannot hold is passed to drop and left out; a
+// required one is an error.
+func mergeParams(pathLevel, opLevel openapi3.Parameters, v2 bool, drop func(*openapi3.Parameter, error)) ([]*Param, error) {
 	var out []*Param
 	index := map[string]int{}
 	for _, refs := range []openapi3.Parameters{pathLevel, opLevel} {
@@ -212,6 +273,10 @@ func mergeParams(pathLevel, opLevel openapi3.Parameters, v2 bool) ([]*Param, err
 				return nil, errors.New("parameter: unresolved reference")
 			}
 			p, err := newParam(ref.Value, v2)
+			if err != nil && !ref.Value.Required && ref.Value.In != openapi3.ParameterInPath {
+				drop(ref.Value, err)
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("parameter %q: %w", ref.Value.Name, err)
 			}

@@ -22,36 +22,16 @@ func TestLoadErrorsNameThePlace(t *testing.T) {
 	}{
 		{"not a spec", `{"foo": 1}`, "no swagger or openapi field"},
 		{"yaml syntax", "openapi: [3.0", "parse spec"},
-		{"openapi 3.1", `{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{}}`, `openapi: version "3.1.0" is not supported`},
+		{"openapi 3.2", `{"openapi":"3.2.0","info":{"title":"t","version":"1"},"paths":{}}`, `openapi: version "3.2.0" is not supported`},
 		{"swagger 1.2", `{"swagger":"1.2"}`, `swagger: version "1.2" is not supported`},
-		{"object query parameter", v3(`  /x:
+		{"no info", `{"swagger":"2.0","paths":{}}`, "invalid spec: info: value of version must be a non-empty string"},
+		{"broken component", v3(`  /x:
     get:
-      parameters:
-        - {name: q, in: query, schema: {type: object}}
       responses: {'200': {description: ok}}
-`), `paths./x.get: parameter "q": type object is not supported`},
-		{"content parameter", v3(`  /x:
-    get:
-      parameters:
-        - name: q
-          in: query
-          content: {application/json: {schema: {type: string}}}
-      responses: {'200': {description: ok}}
-`), `paths./x.get: parameter "q": no schema`},
-		{"cookie parameter", v3(`  /x:
-    get:
-      parameters:
-        - {name: c, in: cookie, schema: {type: string}}
-      responses: {'200': {description: ok}}
-`), `paths./x.get: parameter "c": location "cookie" is not supported`},
-		{"array of arrays", v2(`"/x":{"get":{"parameters":[{"name":"q","in":"query","type":"array","items":{"type":"array","items":{"type":"string"}}}],"responses":{"200":{"description":"ok"}}}}`),
-			`paths./x.get: parameter "q": array of array is not supported`},
-		{"two body parameters", v2(`"/x":{"post":{"parameters":[
-			{"name":"a","in":"body","schema":{"type":"object"}},{"name":"b","in":"body","schema":{"type":"object"}}],
-			"responses":{"200":{"description":"ok"}}}}`), "paths./x.post: multiple body parameters"},
-		{"derived id clash", v2(`"/x":{"get":{"responses":{"200":{"description":"ok"}}}},
-			"/y":{"get":{"operationId":"getX","responses":{"200":{"description":"ok"}}}}`),
-			`paths./y.get: operation id "getX" is also the id of paths./x.get`},
+components:
+  schemas:
+    A: {type: table}
+`), "invalid spec: components.schemas.A: "},
 		{"external ref", v3(`  /x:
     get:
       responses:
@@ -68,6 +48,187 @@ func TestLoadErrorsNameThePlace(t *testing.T) {
 				t.Fatalf("error %q does not contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadWarnings: each defect that does not stop anyone from calling the
+// API is worked around with one warning naming the place and what was done.
+func TestLoadWarnings(t *testing.T) {
+	tests := []struct {
+		name, spec string
+		ids        []string // operations generated
+		want       []string // warnings, in order
+	}{
+		{"object query parameter", v3(`  /x:
+    get:
+      operationId: x
+      parameters:
+        - {name: q, in: query, schema: {type: object}}
+        - {name: r, in: query, required: true, schema: {type: string}}
+      responses: {'200': {description: ok}}
+`), []string{"x"}, []string{`paths./x.get: optional parameter "q" left out: type object is not supported`}},
+		{"required cookie parameter", v3(`  /x:
+    get:
+      operationId: x
+      parameters:
+        - {name: c, in: cookie, required: true, schema: {type: string}}
+      responses: {'200': {description: ok}}
+  /y:
+    get:
+      operationId: y
+      parameters:
+        - name: q
+          in: query
+          content: {application/json: {schema: {type: string}}}
+      responses: {'200': {description: ok}}
+`), []string{"y"}, []string{
+			`paths./x.get: left out: parameter "c": location "cookie" is not supported (want path, query or header)`,
+			`paths./y.get: optional parameter "q" left out: no schema`}},
+		{"array of arrays", v2(`"/x":{"get":{"operationId":"x","parameters":[{"name":"q","in":"query","required":true,"type":"array","items":{"type":"array","items":{"type":"string"}}}],"responses":{"200":{"description":"ok"}}}}`),
+			nil, []string{`paths./x.get: left out: parameter "q": array of array is not supported`}},
+		{"two body parameters", v2(`"/x":{"post":{"operationId":"x","parameters":[
+			{"name":"a","in":"body","schema":{"type":"object"}},{"name":"b","in":"body","schema":{"type":"object"}}],
+			"responses":{"200":{"description":"ok"}}}},"/y":{"get":{"operationId":"y","responses":{"200":{"description":"ok"}}}}`),
+			[]string{"y"}, []string{`paths./x.post: left out: multiple body parameters cannot exist for the same operation`}},
+		{"no operationId, duplicate operationIds", v2(`"/x":{"get":{"responses":{"200":{"description":"ok"}}}},
+			"/y":{"get":{"operationId":"getX","responses":{"200":{"description":"ok"}}}},
+			"/z":{"get":{"operationId":"getX","responses":{"200":{"description":"ok"}}}}`),
+			[]string{"getX", "getY", "getZ"}, []string{
+				`paths./x.get: no operationId; named getX`,
+				`paths./y.get: operationId "getX" is also the id of paths./x.get; named getY`,
+				`paths./z.get: operationId "getX" is also the id of paths./x.get; named getZ`}},
+		{"example and default of the wrong type", v3(`  /x:
+    get:
+      operationId: x
+      parameters:
+        - {name: n, in: query, schema: {type: integer, default: many}, example: 3}
+      responses:
+        '200':
+          description: ok
+          content: {application/json: {schema: {$ref: '#/components/schemas/A'}, example: {a: 1}}}
+components:
+  schemas:
+    A:
+      type: object
+      properties: {a: {type: string, example: 7}}
+      example: {a: x}
+`), []string{"x"}, []string{
+			`components.schemas.A.properties.a: example does not match the schema (value must be a string); dropped`,
+			`paths./x.get.parameters.n.schema: default does not match the schema (value must be an integer); dropped`,
+			`paths./x.get.responses.200.content.application/json: example does not match the schema ("/a": value must be a string); dropped`}},
+		{"swagger 2 definition example", v2(`"/x":{"get":{"operationId":"x","responses":{"200":{"description":"ok","schema":{"$ref":"#/definitions/A"}}}}}},
+			"definitions":{"A":{"type":"object","properties":{"id":{"type":"string"}},"example":{"id":5}}`),
+			[]string{"x"}, []string{`definitions.A: example does not match the schema ("/id": value must be a string); dropped`}},
+		{"bad pattern, array without items", v3(`  /x:
+    get:
+      operationId: x
+      parameters:
+        - {name: q, in: query, schema: {type: string, pattern: '(unclosed'}}
+      responses:
+        '200': {description: ok, content: {application/json: {schema: {$ref: '#/components/schemas/L'}}}}
+components:
+  schemas:
+    L: {type: array}
+`), []string{"x"}, []string{"components.schemas.L: array without items; its items are left open",
+			"paths./x.get.parameters.q.schema: pattern \"(unclosed\" is no regular expression; dropped"}},
+		{"$ref to nothing", v2(`"/x":{"post":{"operationId":"x","parameters":[{"name":"b","in":"body","schema":{"$ref":"#/definitions/holder"}}],
+			"responses":{"200":{"description":"ok","schema":{"type":"object","properties":{"a":{"$ref":"#/definitions/A"},"h":{"$ref":"#/definitions/holder"}}}}}}}},
+			"definitions":{"A":{"type":"string"}`), []string{"x"}, []string{
+			`paths./x.post.parameters[0].schema: $ref "#/definitions/holder" points to nothing; read as any value`,
+			`paths./x.post.responses.200.schema.properties.h: $ref "#/definitions/holder" points to nothing; read as any value`}},
+		{"openapi 3 $ref to nothing", v3(`  /x:
+    get:
+      operationId: x
+      parameters: [{$ref: '#/components/parameters/Gone'}]
+      responses:
+        '200': {description: ok, content: {application/json: {schema: {$ref: '#/components/schemas/Gone'}}}}
+`), []string{"x"}, []string{
+			`paths./x.get.parameters[0]: $ref "#/components/parameters/Gone" points to nothing; parameter left out`,
+			`paths./x.get.responses.200.content.application/json.schema: $ref "#/components/schemas/Gone" points to nothing; read as any value`}},
+		{"openapi 3.1 forms in a 3.0 document", v3(`  /x:
+    get:
+      operationId: x
+      parameters:
+        - {name: n, in: query, schema: {type: [integer, 'null']}}
+      responses: {'200': {description: ok}}
+`), []string{"x"}, []string{
+			"paths./x.get.parameters.n: an array of types is for OpenAPI >=3.1; before that type MUST be a single string; read as OpenAPI 3.1"}},
+		{"response without description", v3(`  /x:
+    get:
+      operationId: x
+      responses:
+        '200': {content: {application/json: {schema: {type: object}}}}
+        '404': {}
+`), []string{"x"}, []string{
+			`paths./x.get.responses.200: response has no description; left empty`,
+			`paths./x.get.responses.404: response has no description; left empty`}},
+		{"conflicting templates", v3(`  /boards/{idBoard}/cards/{idCard}:
+    get:
+      operationId: getCard
+      parameters:
+        - {name: idBoard, in: path, required: true, schema: {type: string}}
+        - {name: idCard, in: path, required: true, schema: {type: string}}
+      responses: {'200': {description: ok}}
+  /boards/{idBoard}/cards/{filter}:
+    get:
+      operationId: getCards
+      parameters:
+        - {name: idBoard, in: path, required: true, schema: {type: string}}
+        - {name: filter, in: path, required: true, schema: {type: string}}
+      responses: {'200': {description: ok}}
+`), []string{"getCard", "getCards"}, []string{
+			`paths./boards/{idBoard}/cards/{filter}: a router would call this template the same as /boards/{idBoard}/cards/{idCard}; kept (the generator routes nothing)`}},
+		{"undeclared path parameter", v3(`  /x/{id}:
+    get:
+      operationId: x
+      responses: {'200': {description: ok}}
+  /y:
+    get:
+      operationId: y
+      responses: {'200': {description: ok}}
+`), []string{"y"}, []string{`paths./x/{id}.get: left out: path parameters [id] are not declared, or not in the template`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Load([]byte(tt.spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(doc); !slices.Equal(got, tt.ids) {
+				t.Errorf("operations %v, want %v", got, tt.ids)
+			}
+			var got []string
+			for _, w := range doc.Warnings {
+				got = append(got, w.String())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("warnings:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+		})
+	}
+}
+
+func TestLoadOpenAPI31(t *testing.T) {
+	doc, err := Load([]byte(`openapi: 3.1.0
+info: {title: t, version: '1'}
+paths:
+  /x:
+    get:
+      operationId: x
+      parameters:
+        - {name: n, in: query, schema: {type: [integer, 'null'], examples: [1, 2]}}
+        - {name: s, in: query, schema: {type: ['null', string], examples: [x, 3]}}
+      responses: {'200': {description: ok}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := doc.Operations[0].Params
+	if p[0].Type() != "integer" || p[1].Type() != "string" {
+		t.Errorf("types %s, %s; want integer, string (null left aside)", p[0].Type(), p[1].Type())
+	}
+	if len(doc.Warnings) != 1 || !strings.Contains(doc.Warnings[0].String(), `parameters.s.schema: examples[1] does not match the schema`) {
+		t.Errorf("warnings %v", doc.Warnings)
 	}
 }
 

@@ -1,18 +1,20 @@
-// Package spec loads an API description (Swagger 2.0 or OpenAPI 3.0, JSON or
-// YAML) into a small, sorted model of operations that the generator consumes.
+// Package spec loads an API description (Swagger 2.0, OpenAPI 3.0 or 3.1,
+// JSON or YAML) into a small, sorted model of operations that the generator consumes.
 //
 // Swagger 2.0 is converted to OpenAPI 3 with kin-openapi's openapi2conv; both
 // are validated. Schemas stay kin-openapi schemas with their internal $refs
 // resolved (a $ref may still form a cycle; consumers must guard against it).
-// Errors name the place in the document, e.g.
-// `paths./x.get: parameter "q": no schema`.
+// The defects of published specs are worked around, each with a Warning that
+// names the place and what was done, e.g.
+// `paths./x.get: optional parameter "q" left out: no schema`; errors (a
+// document that cannot be read at all) name the place too.
 package spec
 
 import "github.com/getkin/kin-openapi/openapi3"
 
 // Doc is the part of an API description the generator needs.
 type Doc struct {
-	SpecVersion string // "2.0" or the "3.0.x" of the source document
+	SpecVersion string // "2.0" or the "3.0.x" or "3.1.x" of the source document
 	Title       string // info.title
 	Description string // info.description
 	Version     string // info.version (the API's version)
@@ -24,6 +26,8 @@ type Doc struct {
 	OAuth2 bool
 	// Operations are sorted by ID.
 	Operations []*Operation
+	// Warnings are the defects worked around, sorted by place.
+	Warnings []Warning
 }
 
 // Operation is one method on one path.
@@ -100,8 +104,25 @@ type Response struct {
 }
 
 func primitiveType(s *openapi3.SchemaRef) string {
-	if s == nil || s.Value == nil || s.Value.Type == nil || len(s.Value.Type.Slice()) == 0 {
+	if s == nil || s.Value == nil {
 		return "string"
 	}
-	return s.Value.Type.Slice()[0]
+	if t := FirstType(s.Value.Type); t != "" {
+		return t
+	}
+	return "string"
+}
+
+// FirstType is the first type of a schema other than "null" (OpenAPI 3.1
+// writes a nullable string as ["string", "null"]); "" when it has none.
+func FirstType(t *openapi3.Types) string {
+	if t == nil {
+		return ""
+	}
+	for _, name := range t.Slice() {
+		if name != openapi3.TypeNull {
+			return name
+		}
+	}
+	return ""
 }
