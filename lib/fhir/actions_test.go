@@ -3,6 +3,7 @@ package fhir
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,7 +101,7 @@ func TestFromFhirObservationAction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := `{"observation":` + string(mustJSON(t, obs)) + `,"organization":"org1","identifierSystem":"medical-record-number"}`
+	body := `{"observation":` + string(mustJSON(t, foreign(obs))) + `,"organization":"org1","identifierSystem":"medical-record-number"}`
 	out, err := run(t, FromFhirObservationAction, body)
 	if err != nil {
 		t.Fatal(err)
@@ -116,13 +117,22 @@ func TestFromFhirObservationAction(t *testing.T) {
 	}
 
 	// The Observation itself as the body.
-	out, err = run(t, FromFhirObservationAction, string(mustJSON(t, obs)))
+	out, err = run(t, FromFhirObservationAction, string(mustJSON(t, foreign(obs))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out["data"].(map[string]any)["attributes"].(map[string]any)["type"] != "weight" {
 		t.Errorf("body as Observation: %v", out)
 	}
+}
+
+// foreignMap is an Observation body without this connector's tag and
+// identifier.
+func foreignMap(obs map[string]any) map[string]any {
+	c := maps.Clone(obs)
+	delete(c, "meta")
+	delete(c, "identifier")
+	return c
 }
 
 // platformKeys are the schema keywords of the platform's metadata dialect
@@ -226,7 +236,7 @@ func TestOverlayMetadata(t *testing.T) {
 		}
 		checkDescribed(t, "toFhirObservation", obs, overlay.Actions["toFhirObservation"].Metadata.Out)
 		for _, opts := range []string{`}`, `,"organization":"o","identifierSystem":"mrn"}`} {
-			req, err := run(t, FromFhirObservationAction, `{"observation":`+string(mustJSON(t, obs))+opts)
+			req, err := run(t, FromFhirObservationAction, `{"observation":`+string(mustJSON(t, foreignMap(obs)))+opts)
 			if err != nil {
 				t.Fatal(err)
 			}
