@@ -68,7 +68,7 @@ func TestPatientsFHIROutput(t *testing.T) {
 	e.cfg[FieldStartTime] = e.clk.Now().Format(time.RFC3339)
 	e.clk.Advance(time.Second)
 	e.call("POST", "/patient", map[string]any{"data": map[string]any{"type": "patient",
-		"attributes": map[string]any{"first_name": "Nia", "identifiers": []any{map[string]any{"system": "medical-record-number", "value": "N-1"}}},
+		"attributes":    map[string]any{"first_name": "Nia", "identifiers": []any{map[string]any{"system": "medical-record-number", "value": "N-1"}}},
 		"relationships": map[string]any{"groups": map[string]any{"data": []any{map[string]any{"type": "group", "id": e.sb.Seeded().GroupIDs[0]}}}}}})
 	e.clk.Advance(time.Second)
 	bad := idOf(e.createPatient("NoMRN"))
