@@ -1,17 +1,23 @@
-// Package fhir maps Fitbit Plus patient health metrics to FHIR R4
-// Observations and back (EMR sync). Everything here is pure: no I/O, no
-// clock, no logging.
+// Package fhir maps Fitbit Plus patient health metrics and patients to FHIR
+// R4 Observations and Patients and back (EMR sync). The mappings are pure:
+// no I/O, no clock, no logging.
 //
-//   - ToObservation / MetricObservation: metric → Observation (LOINC + the
-//     Fitbit Plus type coding, UCUM valueQuantity, blood pressure as a panel
-//     with components, subject by identifier, identifier = metric id).
+//   - ToObservation / MetricObservation: metric → Observation (LOINC codes
+//     chosen by type and unit, the Fitbit Plus type coding, UCUM
+//     valueQuantity, blood pressure as a panel with components, subject by
+//     identifier, identifier = metric id).
 //   - FromObservation: Observation → createPatientHealthMetric request
-//     document addressing the patient by meta.query.
-//   - ToFhirObservationAction, FromFhirObservationAction: the two actions of
-//     component.overlay.json.
+//     document addressing the patient by meta.query; corrections are a
+//     CorrectionError, the connector's own Observations ErrOwnObservation.
+//   - ToPatient / FromPatient: patient → Patient, Patient → upsertPatient
+//     request document.
+//   - TransactionBundle / PatientBundle: transaction Bundles of conditional
+//     creates, safe to post twice.
+//   - The actions of component.overlay.json: ToFhirObservationAction,
+//     FromFhirObservationAction, ToFhirPatientAction, FromFhirPatientAction.
 //
-// Types is the mapping table of the 42 metric types; unitSpellings the unit
-// spellings accepted on either side.
+// Types is the mapping table of the 42 metric types, loincTerms the LOINC
+// codes it uses, unitSpellings the unit spellings accepted on either side.
 package fhir
 
 import "slices"
