@@ -1,15 +1,53 @@
 package triggers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/fitbitplus/connector/lib/component"
 	"github.com/fitbitplus/connector/lib/fhir"
 )
+
+var fhirSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	f, err := os.Open("../lib/fhir/testdata/fhir.schema.json")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("fhir.schema.json", doc); err != nil {
+		return nil, err
+	}
+	return c.Compile("fhir.schema.json")
+})
+
+// validFHIR fails unless body is a valid FHIR R4 resource.
+func validFHIR(t *testing.T, body []byte) {
+	t.Helper()
+	s, err := fhirSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(inst); err != nil {
+		t.Errorf("not a valid FHIR R4 resource: %s", body)
+	}
+}
 
 // fhirPoll runs one poll and returns the data bodies and error events.
 func (e *env) fhirPoll(fn component.Function) ([]map[string]any, []error, error) {
@@ -27,6 +65,7 @@ func (e *env) fhirPoll(fn component.Function) ([]map[string]any, []error, error)
 		if json.Unmarshal(m.Body, &b) != nil {
 			e.t.Fatalf("not JSON: %s", m.Body)
 		}
+		validFHIR(e.t, m.Body)
 		bodies = append(bodies, b)
 	}
 	return bodies, em.errs, err
