@@ -249,7 +249,7 @@ func (t *MetricsTrigger) fetchPatient(ctx context.Context, client component.APIC
 				}
 				m := newMetric{patient: patient, pos: position, doc: doc}
 				if doc != nil && set.fhir {
-					m.doc, m.err = observation(doc, reqID(pg))
+					m.doc, m.err = observation(doc, reqID(pg), set.bundle)
 				}
 				out = append(out, m)
 			}
@@ -348,10 +348,17 @@ func reqID(pg *rest.Page) string {
 }
 
 // observation turns a metric's single-resource document into the JSON of a
-// FHIR R4 Observation. The error names the metric and what the mapping lacks
-// (type, code or unit), never a value.
-func observation(doc []byte, reqID string) ([]byte, error) {
+// FHIR R4 Observation, or of a transaction Bundle holding it. The error
+// names the metric and what the mapping lacks (type, code or unit), never a
+// value.
+func observation(doc []byte, reqID string, bundle bool) ([]byte, error) {
 	obs, err := fhir.ToObservation(doc, fhir.ToOptions{RequestID: reqID})
+	if err == nil && bundle {
+		var b *fhir.Bundle
+		if b, err = fhir.TransactionBundle(nil, nil, []*fhir.Observation{obs}); err == nil {
+			return json.Marshal(b)
+		}
+	}
 	if err != nil {
 		var id struct {
 			Data struct{ ID string } `json:"data"`

@@ -12,7 +12,7 @@ import (
 // The triggers, as component.json names them.
 var (
 	// Patients emits new or updated patients of an organization or groups.
-	Patients = &UpdatedTrigger{Name: "patients", Op: actions.FetchPatients}
+	Patients = &UpdatedTrigger{Name: "patients", Op: actions.FetchPatients, FHIR: patientFHIR}
 	// CalendarEvents emits new or updated calendar events of an organization or groups.
 	CalendarEvents = &UpdatedTrigger{Name: "calendarEvents", Op: actions.FetchCalendarEvents}
 	// PatientHealthMetrics emits new health metrics of the patients of an organization or groups.

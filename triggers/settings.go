@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/fhir"
 	"github.com/fitbitplus/connector/lib/fitbitplus"
 )
 
@@ -23,13 +24,18 @@ const (
 	FieldLookback     = "lookback"     // how far each window reaches back before the watermark
 	FieldPageSize     = "pageSize"     // page[limit] of the list requests
 	FieldMetricTypes  = "metricTypes"  // comma-separated metric types (patientHealthMetrics)
-	FieldOutput       = "output"       // patientHealthMetrics: OutputJSONAPI (default) or OutputFHIR
+	FieldOutput       = "output"       // patients, patientHealthMetrics: OutputJSONAPI (default), OutputFHIR, OutputFHIRBundle
+	// patients, FHIR output: the EMR's identifier system and the name
+	// Fitbit Plus stores that identifier under (fhir.PatientOptions).
+	FieldIdentifierSystem       = "identifierSystem"
+	FieldFitbitIdentifierSystem = "fitbitIdentifierSystem"
 )
 
 // Values of the output field.
 const (
-	OutputJSONAPI = "jsonapi" // the metric's JSON:API single-resource document
-	OutputFHIR    = "fhir"    // a FHIR R4 Observation (lib/fhir)
+	OutputJSONAPI    = "jsonapi"    // the resource's JSON:API single-resource document
+	OutputFHIR       = "fhir"       // a FHIR R4 Observation or Patient (lib/fhir)
+	OutputFHIRBundle = "fhirBundle" // a FHIR R4 transaction Bundle holding it, safe to post twice
 )
 
 // Defaults and bounds of the fields.
@@ -54,7 +60,9 @@ type settings struct {
 	lookback    time.Duration
 	pageSize    int
 	metricTypes []string // sorted; empty: every type
-	fhir        bool     // emit FHIR Observations instead of JSON:API documents
+	fhir        bool     // emit FHIR resources instead of JSON:API documents
+	bundle      bool     // ... each in a transaction Bundle
+	fhirIDs     fhir.PatientOptions
 }
 
 // readSettings parses the step fields; now is the poll's time (for the
@@ -97,9 +105,14 @@ func readSettings(cfg component.Config, now time.Time) (settings, error) {
 	case "", OutputJSONAPI:
 	case OutputFHIR:
 		s.fhir = true
+	case OutputFHIRBundle:
+		s.fhir, s.bundle = true, true
 	default:
-		return s, &component.InputError{Field: FieldOutput, Reason: fmt.Sprintf("must be %q or %q, not %q", OutputJSONAPI, OutputFHIR, out)}
+		return s, &component.InputError{Field: FieldOutput,
+			Reason: fmt.Sprintf("must be %q, %q or %q, not %q", OutputJSONAPI, OutputFHIR, OutputFHIRBundle, out)}
 	}
+	s.fhirIDs = fhir.PatientOptions{IdentifierSystem: strings.TrimSpace(cfg.String(FieldIdentifierSystem)),
+		FitbitIdentifierSystem: strings.TrimSpace(cfg.String(FieldFitbitIdentifierSystem))}
 	return s, nil
 }
 

@@ -42,6 +42,9 @@ type UpdatedTrigger struct {
 	Op         *rest.Operation  // the list operation; must accept filter[updated_at]
 	Now        func() time.Time // the clock (nil: time.Now)
 	MaxPerPoll int              // 0: DefaultMaxPerPoll
+	// FHIR makes the FHIR output of a resource document (the output
+	// field); nil: the trigger has JSON:API output only.
+	FHIR func(doc []byte, set settings) ([]byte, error)
 }
 
 // Process implements component.Function.
@@ -70,6 +73,9 @@ func (t *UpdatedTrigger) poll(ctx context.Context, ex *component.Exec) error {
 	set, err := readSettings(ex.Cfg, now)
 	if err != nil {
 		return err
+	}
+	if set.fhir && t.FHIR == nil {
+		return &component.InputError{Field: FieldOutput, Reason: t.Name + " has JSON:API output only"}
 	}
 	scope := set.scope(t.Name)
 	st, resumed := loadWindow(ex.Snapshot, scope)
@@ -106,9 +112,8 @@ func (t *UpdatedTrigger) poll(ctx context.Context, ex *component.Exec) error {
 		if st.seen[it.key] {
 			continue
 		}
-		msg := &component.Message{ID: uuid.NewString(), Headers: map[string]any{}, Body: it.doc}
-		if err := ex.Emit.Data(ctx, msg); err != nil {
-			return fmt.Errorf("emit: %w", err)
+		if err := t.emit(ctx, ex, it.doc, set); err != nil {
+			return err
 		}
 		st.seen[it.key] = true
 		emitted++
@@ -132,6 +137,26 @@ func (t *UpdatedTrigger) poll(ctx context.Context, ex *component.Exec) error {
 	}
 	log.InfoContext(ctx, "poll done", "trigger", t.Name, "from", formatTime(from), "to", formatTime(to),
 		"fetched", len(items), "emitted", emitted, "snapshot_bytes", len(b))
+	return nil
+}
+
+// emit publishes one resource in the output asked for. A resource the FHIR
+// mapping refuses gives an error event naming it and the poll goes on.
+func (t *UpdatedTrigger) emit(ctx context.Context, ex *component.Exec, doc []byte, set settings) error {
+	if set.fhir {
+		body, err := t.FHIR(doc, set)
+		if err != nil {
+			if err := ex.Emit.Error(ctx, err); err != nil {
+				return fmt.Errorf("emit: %w", err)
+			}
+			return nil
+		}
+		doc = body
+	}
+	msg := &component.Message{ID: uuid.NewString(), Headers: map[string]any{}, Body: doc}
+	if err := ex.Emit.Data(ctx, msg); err != nil {
+		return fmt.Errorf("emit: %w", err)
+	}
 	return nil
 }
 

@@ -51,6 +51,8 @@ func functions() map[string]component.Function {
 	handWritten := map[string]component.Function{
 		"toFhirObservation":   fhir.ToFhirObservationAction,
 		"fromFhirObservation": fhir.FromFhirObservationAction,
+		"toFhirPatient":       fhir.ToFhirPatientAction,
+		"fromFhirPatient":     fhir.FromFhirPatientAction,
 	}
 	all := make(map[string]component.Function, len(actions.Registry)+len(triggers.Registry)+len(handWritten))
 	for _, reg := range []map[string]component.Function{actions.Registry, triggers.Registry, handWritten} {

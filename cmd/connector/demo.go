@@ -114,11 +114,77 @@ func cmdDemo(ctx context.Context, c *cli, args []string) error {
 	q, _ := o["valueQuantity"].(map[string]any)
 	d.printf("   Observation %v: %v %v (%v), %v %v, effective %v\n\n", o["status"], first["system"], first["code"], first["display"], q["value"], q["unit"], o["effectiveDateTime"])
 
+	if err := d.emrSync(ctx, cfg, seed, patientID, pages); err != nil {
+		return d.fail(err)
+	}
+
 	st := sb.Stats()
 	d.printf("Done: %d API requests, %d token exchange(s) for the whole flow.\n", st.Requests, st.TokenExchanges)
 	d.printf("Next: try any action against a sandbox of its own with `exec`, e.g. (from the repository)\n")
 	d.printf("  echo '{\"filter\":{\"patient\":%q}}' | go run ./cmd/connector exec fetchPatientHealthMetrics --sandbox\n", patientID)
 	return d.err
+}
+
+// demoEMRSystem is the identifier system of the demo's EMR for its medical
+// record numbers (an OID of the HL7 example range).
+const demoEMRSystem = "urn:oid:2.16.840.1.113883.19.5"
+
+// emrSync shows both directions of an EMR sync: the patient and all their
+// metrics as one transaction Bundle for the EMR's FHIR server, and the EMR's
+// Patient upserted back into Fitbit Plus, twice, as a redelivery would.
+func (d *demo) emrSync(ctx context.Context, cfg component.Config, seed sandbox.Seeded, patientID string, pages []map[string]any) error {
+	id := seed.PatientIdentifier
+	d.printf("6. Send the patient and all their metrics to the EMR as one FHIR transaction Bundle (fetchPatient, toFhirPatient)\n")
+	patient, err := d.run(ctx, "fetchPatient", cfg, map[string]any{"id": patientID})
+	if err != nil {
+		return err
+	}
+	var metrics []any
+	for _, p := range pages {
+		for _, m := range dataArray(p) {
+			metrics = append(metrics, m)
+		}
+	}
+	bundles, err := d.run(ctx, "toFhirPatient", cfg, map[string]any{"patient": patient[0], "metrics": metrics, "output": "bundle",
+		"identifierSystem": demoEMRSystem, "fitbitIdentifierSystem": id.System})
+	if err != nil {
+		return err
+	}
+	entries, _ := bundles[0]["entry"].([]any)
+	counts := map[string]int{}
+	var patientRequest map[string]any
+	var emrPatient any
+	for _, e := range entries {
+		entry, _ := e.(map[string]any)
+		res, _ := entry["resource"].(map[string]any)
+		rt, _ := res["resourceType"].(string)
+		counts[rt]++
+		if rt == "Patient" {
+			patientRequest, _ = entry["request"].(map[string]any)
+			emrPatient = res
+		}
+	}
+	d.printf("   Bundle %v with %d entries: %d Patient, %d Observations, each a conditional create\n",
+		bundles[0]["type"], len(entries), counts["Patient"], counts["Observation"])
+	d.printf("   Patient: %v %v if none exists with %v\n", patientRequest["method"], patientRequest["url"], patientRequest["ifNoneExist"])
+	d.printf("   POST it to the FHIR server's base URL (Content-Type application/fhir+json); posting it twice creates nothing twice\n\n")
+
+	d.printf("7. The EMR's Patient comes back to Fitbit Plus (fromFhirPatient), upserted twice as a redelivery would (upsertPatient)\n")
+	doc, err := d.run(ctx, "fromFhirPatient", cfg, map[string]any{"patient": emrPatient, "identifierSystem": demoEMRSystem,
+		"fitbitIdentifierSystem": id.System, "groups": seed.GroupIDs[0]})
+	if err != nil {
+		return err
+	}
+	var ids []any
+	for range 2 {
+		up, err := d.run(ctx, "upsertPatient", cfg, map[string]any{"requestBody": doc[0]})
+		if err != nil {
+			return err
+		}
+		ids = append(ids, dataArray(up[0])[0]["id"])
+	}
+	d.printf("   matched on %s|%s: patient %v, then %v again: same patient=%v\n\n", id.System, id.Value, ids[0], ids[1], ids[0] == ids[1] && ids[0] == patientID)
+	return nil
 }
 
 type demo struct {

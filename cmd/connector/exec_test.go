@@ -59,6 +59,8 @@ func TestDemoRunsTheFlow(t *testing.T) {
 	for _, want := range []string{
 		"token obtained", "found patient", "created ", "weight = 82.5 kg",
 		"complete=true", "http://loinc.org 29463-7 (Body weight), 82.5 kg", "1 token exchange(s)",
+		"Bundle transaction with 14 entries: 1 Patient, 13 Observations",
+		"if none exists with identifier=urn:oid:2.16.840.1.113883.19.5|MRN-0001", "same patient=true",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

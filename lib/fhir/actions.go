@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -11,15 +14,35 @@ import (
 )
 
 // ToFhirObservationAction is the toFhirObservation action: input
-// {metric, patientIdentifier?} (or the metric document itself as the body),
-// output one data message whose body is the FHIR R4 Observation.
+// {metric, patientIdentifier?, output?} (or the metric document itself as
+// the body), output one data message whose body is the FHIR R4 Observation,
+// or with output "bundle" a transaction Bundle holding it.
 var ToFhirObservationAction component.Function = component.FunctionFunc(toFhirObservation)
 
 // FromFhirObservationAction is the fromFhirObservation action: input
 // {observation, organization?, identifierSystem?} (or the Observation itself
 // as the body), output one data message whose body is the
-// createPatientHealthMetric request document {data: {...}}.
+// createPatientHealthMetric request document {data: {...}}; nothing for an
+// Observation this connector made (ErrOwnObservation).
 var FromFhirObservationAction component.Function = component.FunctionFunc(fromFhirObservation)
+
+// ToFhirPatientAction is the toFhirPatient action: input {patient,
+// identifierSystem?, fitbitIdentifierSystem?, metrics?, output?} (or the
+// patient document itself as the body), output one data message whose body
+// is the FHIR R4 Patient, or with output "bundle" a transaction Bundle of
+// the Patient and the Observations of its metrics.
+var ToFhirPatientAction component.Function = component.FunctionFunc(toFhirPatient)
+
+// FromFhirPatientAction is the fromFhirPatient action: input {patient,
+// identifierSystem, fitbitIdentifierSystem?, groups}, output one data
+// message whose body is the upsertPatient request document.
+var FromFhirPatientAction component.Function = component.FunctionFunc(fromFhirPatient)
+
+// Values of the output input field of the to-FHIR actions.
+const (
+	OutputResource = "resource" // the FHIR resource (default)
+	OutputBundle   = "bundle"   // a transaction Bundle safe to post twice
+)
 
 func toFhirObservation(ctx context.Context, ex *component.Exec) error {
 	body, err := ex.Msg.BodyObject()
@@ -42,11 +65,22 @@ func toFhirObservation(ctx context.Context, ex *component.Exec) error {
 		}
 		opts.PatientIdentifier = id
 	}
+	bundle, err := outputInput(body)
+	if err != nil {
+		return err
+	}
 	obs, err := ToObservation(raw, opts)
 	if err != nil {
 		return prefixField(err, prefix, "patientIdentifier")
 	}
-	return emitJSON(ctx, ex, obs)
+	if !bundle {
+		return emitJSON(ctx, ex, obs)
+	}
+	b, err := TransactionBundle(nil, nil, []*Observation{obs})
+	if err != nil {
+		return prefixField(err, prefix)
+	}
+	return emitJSON(ctx, ex, b)
 }
 
 func fromFhirObservation(ctx context.Context, ex *component.Exec) error {
@@ -76,10 +110,121 @@ func fromFhirObservation(ctx context.Context, ex *component.Exec) error {
 		}
 	}
 	req, err := FromObservation(raw, opts)
+	if errors.Is(err, ErrOwnObservation) {
+		if ex.Log != nil {
+			ex.Log.InfoContext(ctx, "observation skipped: this connector made it from a Fitbit Plus metric")
+		}
+		return nil
+	}
 	if err != nil {
 		return prefixField(err, prefix)
 	}
 	return emitJSON(ctx, ex, req)
+}
+
+func toFhirPatient(ctx context.Context, ex *component.Exec) error {
+	body, err := ex.Msg.BodyObject()
+	if err != nil {
+		return err
+	}
+	patient, prefix := body["patient"], "patient."
+	if patient == nil && (body["data"] != nil || body["attributes"] != nil) {
+		patient, prefix = body, ""
+	}
+	raw, err := jsonInput(patient, "patient")
+	if err != nil {
+		return err
+	}
+	var opts PatientOptions
+	if err := stringInputs(body, map[string]*string{"identifierSystem": &opts.IdentifierSystem,
+		"fitbitIdentifierSystem": &opts.FitbitIdentifierSystem}); err != nil {
+		return err
+	}
+	bundle, err := outputInput(body)
+	if err != nil {
+		return err
+	}
+	p, err := ToPatient(raw, opts)
+	if err != nil {
+		return prefixField(err, prefix)
+	}
+	metrics, hasMetrics := body["metrics"]
+	if !bundle {
+		if hasMetrics && metrics != nil {
+			return &component.InputError{Field: "metrics", Reason: "only with output bundle: a Patient resource holds no metrics"}
+		}
+		return emitJSON(ctx, ex, p)
+	}
+	b, err := PatientBundle(p, opts, metrics)
+	if err != nil {
+		return err
+	}
+	return emitJSON(ctx, ex, b)
+}
+
+func fromFhirPatient(ctx context.Context, ex *component.Exec) error {
+	body, err := ex.Msg.BodyObject()
+	if err != nil {
+		return err
+	}
+	raw, err := jsonInput(body["patient"], "patient")
+	if err != nil {
+		return err
+	}
+	var opts PatientOptions
+	if err := stringInputs(body, map[string]*string{"identifierSystem": &opts.IdentifierSystem,
+		"fitbitIdentifierSystem": &opts.FitbitIdentifierSystem}); err != nil {
+		return err
+	}
+	switch g := body["groups"].(type) {
+	case nil:
+	case string:
+		for part := range strings.SplitSeq(g, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				opts.Groups = append(opts.Groups, part)
+			}
+		}
+	case []any:
+		for i, v := range g {
+			s, ok := v.(string)
+			if !ok || strings.TrimSpace(s) == "" {
+				return &component.InputError{Field: "groups." + strconv.Itoa(i), Reason: "must be a group id"}
+			}
+			opts.Groups = append(opts.Groups, strings.TrimSpace(s))
+		}
+	default:
+		return &component.InputError{Field: "groups", Reason: "must be comma-separated group ids or a list of them"}
+	}
+	req, err := FromPatient(raw, opts)
+	if err != nil {
+		return prefixField(err, "patient.", "identifierSystem", "groups")
+	}
+	return emitJSON(ctx, ex, req)
+}
+
+// stringInputs reads optional string fields of the body.
+func stringInputs(body map[string]any, fields map[string]*string) error {
+	for name, dst := range fields {
+		if v, ok := body[name]; ok && v != nil {
+			s, ok := v.(string)
+			if !ok {
+				return &component.InputError{Field: name, Reason: "must be a string"}
+			}
+			*dst = strings.TrimSpace(s)
+		}
+	}
+	return nil
+}
+
+// outputInput reads the output field: whether a Bundle is asked for.
+func outputInput(body map[string]any) (bool, error) {
+	switch v := body["output"]; v {
+	case nil, "", OutputResource:
+		return false, nil
+	case OutputBundle:
+		return true, nil
+	}
+	return false, &component.InputError{Field: "output", Reason: fmt.Sprintf("must be %q or %q", OutputResource, OutputBundle)}
 }
 
 // jsonInput returns the JSON of an object input, or of the JSON text a

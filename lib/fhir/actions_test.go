@@ -3,6 +3,8 @@ package fhir
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,7 +102,7 @@ func TestFromFhirObservationAction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := `{"observation":` + string(mustJSON(t, obs)) + `,"organization":"org1","identifierSystem":"medical-record-number"}`
+	body := `{"observation":` + string(mustJSON(t, foreign(obs))) + `,"organization":"org1","identifierSystem":"medical-record-number"}`
 	out, err := run(t, FromFhirObservationAction, body)
 	if err != nil {
 		t.Fatal(err)
@@ -116,13 +118,22 @@ func TestFromFhirObservationAction(t *testing.T) {
 	}
 
 	// The Observation itself as the body.
-	out, err = run(t, FromFhirObservationAction, string(mustJSON(t, obs)))
+	out, err = run(t, FromFhirObservationAction, string(mustJSON(t, foreign(obs))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out["data"].(map[string]any)["attributes"].(map[string]any)["type"] != "weight" {
 		t.Errorf("body as Observation: %v", out)
 	}
+}
+
+// foreignMap is an Observation body without this connector's tag and
+// identifier.
+func foreignMap(obs map[string]any) map[string]any {
+	c := maps.Clone(obs)
+	delete(c, "meta")
+	delete(c, "identifier")
+	return c
 }
 
 // platformKeys are the schema keywords of the platform's metadata dialect
@@ -155,12 +166,15 @@ func checkDialect(t *testing.T, path string, schema map[string]any) {
 }
 
 // checkDescribed reports fields of an output value that the out schema does
-// not declare.
+// not declare; an object schema without properties holds anything.
 func checkDescribed(t *testing.T, path string, v any, schema map[string]any) {
 	t.Helper()
 	switch x := v.(type) {
 	case map[string]any:
-		props, _ := schema["properties"].(map[string]any)
+		props, declared := schema["properties"].(map[string]any)
+		if !declared && schema["type"] == "object" {
+			return // a free-form object (a Bundle entry's resource)
+		}
 		for k, sub := range x {
 			ps, ok := props[k].(map[string]any)
 			if !ok {
@@ -195,8 +209,8 @@ func TestOverlayMetadata(t *testing.T) {
 	if err := json.Unmarshal(raw, &overlay); err != nil {
 		t.Fatalf("overlay is not valid JSON: %v", err)
 	}
-	if len(overlay.Actions) != 2 {
-		t.Fatalf("overlay actions: %d, want 2", len(overlay.Actions))
+	if len(overlay.Actions) != 4 {
+		t.Fatalf("overlay actions: %d, want 4", len(overlay.Actions))
 	}
 	for name, a := range overlay.Actions {
 		if a.Title == "" || a.Metadata.In == nil || a.Metadata.Out == nil {
@@ -225,12 +239,138 @@ func TestOverlayMetadata(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkDescribed(t, "toFhirObservation", obs, overlay.Actions["toFhirObservation"].Metadata.Out)
+		b, err := run(t, ToFhirObservationAction, string(mustJSON(t, map[string]any{"metric": doc, "output": "bundle"})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDescribed(t, "toFhirObservation bundle", b, overlay.Actions["toFhirObservation"].Metadata.Out)
 		for _, opts := range []string{`}`, `,"organization":"o","identifierSystem":"mrn"}`} {
-			req, err := run(t, FromFhirObservationAction, `{"observation":`+string(mustJSON(t, obs))+opts)
+			req, err := run(t, FromFhirObservationAction, `{"observation":`+string(mustJSON(t, foreignMap(obs)))+opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			checkDescribed(t, "fromFhirObservation", req, overlay.Actions["fromFhirObservation"].Metadata.Out)
 		}
+	}
+}
+
+func TestPatientActionsMetadata(t *testing.T) {
+	raw, err := os.ReadFile("../../component.overlay.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var overlay struct {
+		Actions map[string]struct {
+			Metadata struct {
+				In  map[string]any `json:"in"`
+				Out map[string]any `json:"out"`
+			} `json:"metadata"`
+		} `json:"actions"`
+	}
+	if err := json.Unmarshal(raw, &overlay); err != nil {
+		t.Fatal(err)
+	}
+	patient := samplePatient()
+	metrics := []any{sampleMetric(*byType["weight"]), sampleMetric(*byType["blood_pressure"])}
+	for _, in := range []map[string]any{
+		{"patient": patient},
+		{"patient": patient, "identifierSystem": "urn:oid:1.2.3", "fitbitIdentifierSystem": "medical-record-number"},
+		{"patient": patient, "metrics": metrics, "output": "bundle"},
+		{"patient": patient, "metrics": map[string]any{"data": []any{metrics[0].(map[string]any)["data"]}, "meta": map[string]any{"req_id": "r9"}},
+			"output": "bundle", "identifierSystem": "urn:oid:1.2.3", "fitbitIdentifierSystem": "medical-record-number"},
+	} {
+		out, err := run(t, ToFhirPatientAction, string(mustJSON(t, in)))
+		if err != nil {
+			t.Fatalf("%v: %v", in, err)
+		}
+		validateFHIR(t, out)
+		checkDescribed(t, "toFhirPatient", out, overlay.Actions["toFhirPatient"].Metadata.Out)
+		if in["output"] == nil {
+			req, err := run(t, FromFhirPatientAction, string(mustJSON(t, map[string]any{"patient": out,
+				"identifierSystem": cmpOr(in["identifierSystem"], "medical-record-number"), "groups": "g1, g2"})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkDescribed(t, "fromFhirPatient", req, overlay.Actions["fromFhirPatient"].Metadata.Out)
+			groups := req["meta"].(map[string]any)["query"].(map[string]any)["groups"]
+			if fmt.Sprint(groups) != "[g1 g2]" {
+				t.Errorf("groups %v", groups)
+			}
+		}
+	}
+	for _, name := range []string{"toFhirPatient", "fromFhirPatient"} {
+		checkDialect(t, name+".in", overlay.Actions[name].Metadata.In)
+		checkDialect(t, name+".out", overlay.Actions[name].Metadata.Out)
+	}
+}
+
+func cmpOr(v any, def string) any {
+	if v == nil {
+		return def
+	}
+	return v
+}
+
+// samplePatient is a patient document as fetchPatient answers it.
+func samplePatient() map[string]any {
+	return map[string]any{"data": map[string]any{"type": "patient", "id": "58c4554710123c5c40dbab81",
+		"attributes": map[string]any{"first_name": "Fiona", "last_name": "Reeves", "gender": "female", "birth_date": "1944-03-06",
+			"email_address": "fiona@example.com", "archived": false, "note": "Relies on daughter to get around",
+			"identifiers":   []any{map[string]any{"system": "medical-record-number", "value": "121212"}},
+			"phone_numbers": []any{map[string]any{"type": "mobile", "value": "555-555-1234", "primary": true}},
+			"addresses": []any{map[string]any{"city": "Cambridge", "lines": []any{"1234 Any St."}, "postal_code": "02138",
+				"state": "MA", "use": "home"}}}},
+		"meta": map[string]any{"req_id": "r1"}}
+}
+
+func TestPatientActionErrors(t *testing.T) {
+	patient := string(mustJSON(t, samplePatient()))
+	emr := `{"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.3","value":"121212"}]}`
+	cases := []struct {
+		name        string
+		f           component.Function
+		body        string
+		field, text string
+	}{
+		{"no patient", ToFhirPatientAction, `{}`, "patient", "required"},
+		{"metrics without bundle", ToFhirPatientAction, `{"patient":` + patient + `,"metrics":[]}`, "metrics", "only with output bundle"},
+		{"unknown output", ToFhirPatientAction, `{"patient":` + patient + `,"output":"xml"}`, "output", `"bundle"`},
+		{"no such identifier", ToFhirPatientAction, `{"patient":` + patient + `,"identifierSystem":"urn:x","fitbitIdentifierSystem":"MyEHR"}`,
+			"patient.data.attributes.identifiers", `"MyEHR"`},
+		{"bad gender", ToFhirPatientAction, strings.Replace(patient, `"female"`, `"f"`, 1), "data.attributes.gender", "male, female"},
+		{"bad phone type", ToFhirPatientAction, strings.Replace(patient, `"mobile"`, `"cell"`, 1), "data.attributes.phone_numbers.0.type", "mobile"},
+		{"metric without id in a bundle", ToFhirPatientAction, `{"patient":` + patient + `,"output":"bundle","metrics":[{"type":"weight","value":80,"unit":"kg","occurred_at":"2024-01-01T00:00:00Z"}]}`,
+			"metrics.0.identifier", "required"},
+		{"no identifier system", FromFhirPatientAction, `{"patient":` + emr + `,"groups":"g1"}`, "identifierSystem", "required"},
+		{"no groups", FromFhirPatientAction, `{"patient":` + emr + `,"identifierSystem":"urn:oid:1.2.3"}`, "groups", "required"},
+		{"groups not ids", FromFhirPatientAction, `{"patient":` + emr + `,"identifierSystem":"urn:oid:1.2.3","groups":[1]}`, "groups.0", "group id"},
+		{"Patient without the identifier", FromFhirPatientAction, `{"patient":` + emr + `,"identifierSystem":"urn:mrn","groups":"g1"}`,
+			"patient.identifier", `"urn:mrn"`},
+		{"partial birth date", FromFhirPatientAction, `{"patient":` + strings.Replace(emr, `]}`, `],"birthDate":"1944"}`, 1) +
+			`,"identifierSystem":"urn:oid:1.2.3","groups":"g1"}`, "patient.birthDate", "full date"},
+		{"identifier without system", FromFhirPatientAction, `{"patient":{"resourceType":"Patient","identifier":[{"system":"urn:oid:1.2.3","value":"1"},{"value":"2"}]},
+			"identifierSystem":"urn:oid:1.2.3","groups":"g1"}`, "patient.identifier.1.system", "required"},
+		{"not a Patient", FromFhirPatientAction, `{"patient":{"resourceType":"Observation"},"identifierSystem":"a","groups":"g"}`, "patient.resourceType", "not Patient"},
+	}
+	for _, c := range cases {
+		_, err := run(t, c.f, c.body)
+		if !isInputErr(err, c.field, c.text) {
+			t.Errorf("%s: got %v, want InputError on %s containing %s", c.name, err, c.field, c.text)
+		}
+		if err != nil && (strings.Contains(err.Error(), "Fiona") || strings.Contains(err.Error(), "555-555")) {
+			t.Errorf("%s: the error shows patient data: %v", c.name, err)
+		}
+	}
+}
+
+func TestFromFhirObservationSkipsOwnObservations(t *testing.T) {
+	obs, err := ToObservation(mustJSON(t, sampleMetric(*byType["weight"])), ToOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	ex := &component.Exec{Msg: &component.Message{Body: mustJSON(t, map[string]any{"observation": obs})}, Emit: rec}
+	if err := FromFhirObservationAction.Process(context.Background(), ex); err != nil || len(rec.data) != 0 {
+		t.Errorf("own Observation: err %v, %d messages; want none", err, len(rec.data))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,7 +23,8 @@ var apiTypes = []string{"blood_pressure_systolic", "blood_pressure_diastolic", "
 	"peripheral_perfusion_index", "respiratory_rate", "inhaler_usage"}
 
 // noLOINC are the types deliberately left without a LOINC code.
-var noLOINC = map[string]bool{"nausea_level": true, "peripheral_perfusion_index": true, "inhaler_usage": true}
+var noLOINC = map[string]bool{"nausea_level": true, "peripheral_perfusion_index": true, "inhaler_usage": true,
+	"cotinine": true}
 
 // loincCheckDigitOK verifies the mod-10 check digit of a LOINC code.
 func loincCheckDigitOK(code string) bool {
@@ -61,12 +63,21 @@ func TestTableMatchesAPIEnum(t *testing.T) {
 		if row.Title == "" || categoryDisplay[row.Category] == "" || len(row.Units) == 0 {
 			t.Errorf("%s: incomplete row %+v", row.Type, row)
 		}
-		if row.HasLOINC() && row.Display == "" {
-			t.Errorf("%s: LOINC %s has no display", row.Type, row.LOINC)
-		}
 		for _, u := range row.Units {
 			if c, ok := UCUM(u); !ok || c != u {
 				t.Errorf("%s: unit %q is not a UCUM code of the unit table", row.Type, u)
+			}
+			if row.HasLOINC() && len(row.CodesFor(u)) == 0 {
+				t.Errorf("%s: no LOINC code for a value in %s", row.Type, u)
+			}
+		}
+		for _, c := range slices.Concat(row.LOINC, row.Aliases) {
+			term, ok := loincTerms[c]
+			if !ok || term.Name == "" {
+				t.Errorf("%s: LOINC %s has no term", row.Type, c)
+			}
+			if !slices.ContainsFunc(term.Units, row.allowsUnit) {
+				t.Errorf("%s: LOINC %s fits none of the type's units", row.Type, c)
 			}
 		}
 	}
@@ -78,10 +89,7 @@ func TestLOINCCodesAreWellFormedAndUnique(t *testing.T) {
 	}
 	seen := map[string]string{}
 	for _, row := range Types {
-		for _, code := range append([]string{row.LOINC}, row.Aliases...) {
-			if code == "" {
-				continue
-			}
+		for _, code := range slices.Concat(row.LOINC, row.Aliases) {
 			if !loincCheckDigitOK(code) {
 				t.Errorf("%s: %s fails the LOINC check digit", row.Type, code)
 			}
@@ -123,8 +131,8 @@ func sampleMetric(row MetricType) map[string]any {
 		"unit":        fitbitUnit(row.Units[0], ""),
 		"occurred_at": "2017-03-14T11:00:57.000Z",
 	}
-	if row.HasLOINC() {
-		attrs["code"] = map[string]any{"system": "LOINC", "value": row.LOINC}
+	if codes := row.CodesFor(row.Units[0]); len(codes) > 0 {
+		attrs["code"] = map[string]any{"system": "LOINC", "value": codes[0]}
 	}
 	if row.Type == "blood_pressure" {
 		attrs["systolic"], attrs["diastolic"] = json.Number("121"), json.Number("79")
@@ -141,6 +149,14 @@ func sampleMetric(row MetricType) map[string]any {
 		},
 		"meta": map[string]any{"req_id": "req-42"},
 	}
+}
+
+// foreign is obs as an EMR would author it: without this connector's tag
+// and metric identifier.
+func foreign(obs *Observation) *Observation {
+	c := *obs
+	c.Meta, c.Identifier = nil, nil
+	return &c
 }
 
 // mustJSON marshals v; t may be nil while building test tables.
@@ -185,8 +201,10 @@ func TestAllTypesToObservationAndBack(t *testing.T) {
 				t.Errorf("no Fitbit Plus type coding in %+v", obs.Code)
 			}
 			if row.HasLOINC() {
-				if !codes(obs.Code, LOINCSystem, row.LOINC) || len(obs.Note) != 0 {
-					t.Errorf("code %+v note %+v, want LOINC %s and no note", obs.Code, obs.Note, row.LOINC)
+				for _, c := range row.CodesFor(row.Units[0]) {
+					if !codes(obs.Code, LOINCSystem, c) || len(obs.Note) != 0 {
+						t.Errorf("code %+v note %+v, want LOINC %s and no note", obs.Code, obs.Note, c)
+					}
 				}
 			} else if hasLOINC(obs.Code) || len(obs.Note) != 1 || !strings.HasPrefix(obs.Note[0].Text, NoLOINCNote) {
 				t.Errorf("LOINC-less type: code %+v note %+v", obs.Code, obs.Note)
@@ -202,7 +220,10 @@ func TestAllTypesToObservationAndBack(t *testing.T) {
 				t.Errorf("valueQuantity %+v, want 12.5 %s", q, row.Units[0])
 			}
 
-			req, err := FromObservation(mustJSON(t, obs), FromOptions{})
+			if _, err := FromObservation(mustJSON(t, obs), FromOptions{}); !errors.Is(err, ErrOwnObservation) {
+				t.Errorf("own Observation read back: %v, want ErrOwnObservation", err)
+			}
+			req, err := FromObservation(mustJSON(t, foreign(obs)), FromOptions{})
 			if err != nil {
 				t.Fatalf("FromObservation: %v", err)
 			}
@@ -211,8 +232,8 @@ func TestAllTypesToObservationAndBack(t *testing.T) {
 			if out.Type != row.Type || out.OccurredAt != in["occurred_at"] || out.Unit != in["unit"] {
 				t.Errorf("round trip: got type %s at %s unit %q; want %v", out.Type, out.OccurredAt, out.Unit, in)
 			}
-			if row.HasLOINC() && (out.Code == nil || *out.Code != (CodeValue{"LOINC", row.LOINC})) {
-				t.Errorf("round trip code %+v, want LOINC %s", out.Code, row.LOINC)
+			if row.HasLOINC() && (out.Code == nil || *out.Code != (CodeValue{"LOINC", row.CodesFor(row.Units[0])[0]})) {
+				t.Errorf("round trip code %+v, want LOINC %v", out.Code, row.CodesFor(row.Units[0]))
 			}
 			if !row.HasLOINC() && out.Code != nil {
 				t.Errorf("round trip invented code %+v", out.Code)
@@ -282,7 +303,7 @@ func TestSeedMetricRoundTripByIdentifier(t *testing.T) {
 	if q := obs.ValueQuantity; q.Value != "121" || q.Unit != "mg/dl" || q.Code != "mg/dL" {
 		t.Errorf("valueQuantity %+v", q)
 	}
-	req, err := FromObservation(mustJSON(t, obs), FromOptions{Organization: "58c4554710123c5c40dbab81"})
+	req, err := FromObservation(mustJSON(t, foreign(obs)), FromOptions{Organization: "58c4554710123c5c40dbab81"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,10 +350,10 @@ func TestInboundVariants(t *testing.T) {
 		{"pain as valueInteger", `{"resourceType":"Observation","status":"final",` + subject +
 			`,"code":{"coding":[{"system":"http://loinc.org","code":"72514-3"}]},"valueInteger":7}`,
 			"pain_level", "72514-3", "7", "score"},
-		{"serum glucose alias, mmol/L", `{"resourceType":"Observation","status":"amended",` + subject +
-			`,"code":{"coding":[{"system":"http://loinc.org","code":"2345-7"}]},
+		{"serum glucose alias, mmol/L", `{"resourceType":"Observation","status":"final",` + subject +
+			`,"code":{"coding":[{"system":"http://loinc.org","code":"14749-6"}]},
 			 "valueQuantity":{"value":5.6,"system":"http://unitsofmeasure.org","code":"mmol/L"}}`,
-			"blood_glucose", "2345-7", "5.6", "mmol/L"},
+			"blood_glucose", "14749-6", "5.6", "mmol/L"},
 		{"unit text only", `{"resourceType":"Observation","status":"final",` + subject +
 			`,"code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]},"valueQuantity":{"value":180,"unit":"lb"}}`,
 			"weight", "29463-7", "180", "lb"},
@@ -422,12 +443,12 @@ func TestFromObservationErrors(t *testing.T) {
 		{"pressure without diastolic", "component", "diastolic", obs(loinc("85354-9"),
 			`,"component":[{"code":{"coding":[`+loinc("8480-6")+`]},"valueQuantity":{"value":120,"unit":"mmHg"}}]`)},
 		{"not an Observation", "resourceType", `"Patient"`, json.RawMessage(`{"resourceType":"Patient"}`)},
-		{"entered in error", "status", `"entered-in-error"`, json.RawMessage(`{"resourceType":"Observation","status":"entered-in-error"}`)},
+		{"preliminary", "status", `"preliminary"`, json.RawMessage(`{"resourceType":"Observation","status":"preliminary"}`)},
 		{"no subject identifier", "subject.identifier", "required", json.RawMessage(`{"resourceType":"Observation","status":"final",
 		 "code":{"coding":[` + loinc("8867-4") + `]},"subject":{"reference":"Patient/1"},"valueQuantity":{"value":60}}`)},
-		{"date only", "effectiveDateTime", "time zone", json.RawMessage(`{"resourceType":"Observation","status":"final",
+		{"year and month only", "effectiveDateTime", "a day at least", json.RawMessage(`{"resourceType":"Observation","status":"final",
 		 "code":{"coding":[` + loinc("8867-4") + `]},"subject":{"identifier":{"system":"mrn","value":"1"}},
-		 "effectiveDateTime":"2024-01-02","valueQuantity":{"value":60}}`)},
+		 "effectiveDateTime":"2024-01","valueQuantity":{"value":60}}`)},
 	}
 	for _, c := range cases {
 		_, err := FromObservation(c.raw, FromOptions{})

@@ -57,6 +57,7 @@ type CodeableConcept struct {
 // Reference is a FHIR Reference.
 type Reference struct {
 	Reference  string      `json:"reference,omitempty"`
+	Type       string      `json:"type,omitempty"`
 	Identifier *Identifier `json:"identifier,omitempty"`
 	Display    string      `json:"display,omitempty"`
 }

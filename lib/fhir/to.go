@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"encoding/json"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -36,9 +38,8 @@ func ToObservation(raw json.RawMessage, opts ToOptions) (*Observation, error) {
 }
 
 // MetricObservation maps a parsed metric to a FHIR R4 Observation:
-// status final, category from the table, code with the LOINC coding (the
-// metric's own LOINC code when it carries one, else the table's) plus the
-// Fitbit Plus type coding, valueQuantity in UCUM (blood pressure as one
+// status final, category from the table, code with the LOINC codes of the
+// type for the value's unit (see codeOf) plus the Fitbit Plus type coding, valueQuantity in UCUM (blood pressure as one
 // panel with systolic and diastolic components), effectiveDateTime =
 // occurred_at, subject by identifier, identifier = the Fitbit Plus metric id,
 // and meta.source/meta.tag naming Fitbit Plus (with the request id).
@@ -64,7 +65,6 @@ func MetricObservation(m Metric, opts ToOptions) (*Observation, error) {
 		Meta:              sourceMeta(cmp.Or(m.ReqID, opts.RequestID)),
 		Status:            "final",
 		Category:          []CodeableConcept{categoryOf(t.Category)},
-		Code:              codeOf(*t, m.Code),
 		Subject:           subject,
 		EffectiveDateTime: m.OccurredAt,
 	}
@@ -99,9 +99,14 @@ func MetricObservation(m Metric, opts ToOptions) (*Observation, error) {
 		}
 		obs.ValueQuantity = quantity(v)
 	}
+	code, note := codeOf(*t, ucum, m.Code)
+	obs.Code = code
 	if !hasLOINC(obs.Code) {
-		obs.Note = []Annotation{{Text: NoLOINCNote + " is mapped for the Fitbit Plus metric type " + t.Type +
-			"; the Observation is coded with the Fitbit Plus type only."}}
+		obs.Note = append(obs.Note, Annotation{Text: NoLOINCNote + " is mapped for the Fitbit Plus metric type " + t.Type +
+			"; the Observation is coded with the Fitbit Plus type only."})
+	}
+	if note != "" {
+		obs.Note = append(obs.Note, Annotation{Text: note})
 	}
 	return obs, nil
 }
@@ -148,11 +153,12 @@ func sourceMeta(reqID string) *Meta {
 	if reqID != "" {
 		source += "#" + url.PathEscape(reqID)
 	}
-	return &Meta{
-		Source: source,
-		Tag:    []Coding{{System: SourceURI + "/tag", Code: "fitbit-plus", Display: "Imported from Fitbit Plus"}},
-	}
+	return &Meta{Source: source, Tag: []Coding{ownTag}}
 }
+
+// ownTag marks every resource this connector writes, so that a two-way sync
+// recognises its own Observations when the EMR sends them back.
+var ownTag = Coding{System: SourceURI + "/tag", Code: "fitbit-plus", Display: "Imported from Fitbit Plus"}
 
 func categoryOf(code string) CodeableConcept {
 	return CodeableConcept{Coding: []Coding{{System: CategorySystem, Code: code, Display: categoryDisplay[code]}}}
@@ -163,31 +169,46 @@ func loincConcept(code string) CodeableConcept {
 	return CodeableConcept{Coding: []Coding{{System: LOINCSystem, Code: code, Display: d}}, Text: d}
 }
 
-// codeOf builds Observation.code: the LOINC coding (the metric's own LOINC
-// code wins over the table's), the metric's other coding if any, and the
-// Fitbit Plus type coding.
-func codeOf(t MetricType, src *CodeValue) CodeableConcept {
-	loinc := t.LOINC
+// codeOf builds Observation.code for a value of type t in the UCUM unit
+// ucum: the metric's own LOINC code when it is a code of t whose term fits
+// the unit, the table's codes for the unit, the metric's coding of another
+// system, and the Fitbit Plus type coding. A LOINC code of the metric that
+// names another measure, or another kind of quantity than the unit (a mass
+// code beside a molar value), is dropped, since beside the others it would
+// read as what the value is; note says so.
+func codeOf(t MetricType, ucum string, src *CodeValue) (code CodeableConcept, note string) {
+	loinc := t.CodesFor(ucum)
 	var other *Coding
 	if src != nil {
+		term, known := loincTerms[src.Value]
 		switch sys := fhirSystem(src.System); {
-		case sys == LOINCSystem:
-			loinc = src.Value
-		case sys == "" && byLOINC[src.Value] == byType[t.Type]:
-			loinc = src.Value // unnamed system, but a LOINC code of this type
-		case sys != "":
+		case sys == LOINCSystem || sys == "" && known:
+			if t.knows(src.Value) && term.accepts(ucum) {
+				if !slices.Contains(loinc, src.Value) {
+					loinc = append([]string{src.Value}, loinc...)
+				}
+				break
+			}
+			note = "The Fitbit Plus metric carried LOINC " + src.Value
+			if known {
+				note += " (" + term.Name + ")"
+			}
+			note += ", which is not a code of " + strings.ToLower(t.Title) + " in " + ucum + "; it was dropped."
+		case sys == "":
+			note = "The Fitbit Plus metric carried the code " + strconv.Quote(src.Value) + " without a code system; it was dropped."
+		default:
 			other = &Coding{System: sys, Code: src.Value}
 		}
 	}
 	var codings []Coding
-	if loinc != "" {
-		codings = append(codings, Coding{System: LOINCSystem, Code: loinc, Display: loincDisplay(loinc)})
+	for _, c := range loinc {
+		codings = append(codings, Coding{System: LOINCSystem, Code: c, Display: loincDisplay(c)})
 	}
 	if other != nil {
 		codings = append(codings, *other)
 	}
 	codings = append(codings, Coding{System: MetricTypeSystem, Code: t.Type, Display: t.Title})
-	return CodeableConcept{Coding: codings, Text: t.Title}
+	return CodeableConcept{Coding: codings, Text: t.Title}, note
 }
 
 func hasLOINC(c CodeableConcept) bool {

@@ -35,6 +35,7 @@ var unitSpellings = map[string]string{
 	// body mass
 	"[lb_av]": "[lb_av]", "lb": "[lb_av]", "lbs": "[lb_av]", "pounds": "[lb_av]",
 	"kg": "kg", "kgs": "kg", "kilograms": "kg",
+	"g": "g", "grams": "g", "[oz_av]": "[oz_av]", "oz": "[oz_av]", "ounces": "[oz_av]",
 	// temperature
 	"[degF]": "[degF]", "degF": "[degF]", "°F": "[degF]", "fahrenheit": "[degF]",
 	"Cel": "Cel", "degC": "Cel", "°C": "Cel", "celsius": "Cel",
@@ -47,7 +48,7 @@ var unitSpellings = map[string]string{
 // documents for a UCUM code, when the Observation's own unit text is not a
 // spelling of the same code. "mg/dl" is the spelling of the API's own example.
 var fitbitUnits = map[string]string{
-	"mm[Hg]": "mmHg", "mg/dL": "mg/dl", "[lb_av]": "lbs", "/min": "bpm",
+	"mm[Hg]": "mmHg", "mg/dL": "mg/dl", "[lb_av]": "lbs", "[oz_av]": "oz", "/min": "bpm",
 	"[degF]": "degF", "Cel": "degC", "m[IU]/L": "mIU/L", "u[IU]/mL": "uIU/mL",
 	"{cells}/uL": "cells/uL", "{copies}/mL": "copies/mL", "{INR}": "INR",
 	"{score}": "score", "{puffs}": "puffs", "{uses}": "uses",

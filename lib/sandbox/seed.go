@@ -151,11 +151,14 @@ func (sd *seeder) patients(start time.Time, groups, coaches []*resource) []*reso
 			"gender":        gender,
 			"birth_date":    time.Date(1940+rng.IntN(63), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC).Format(time.DateOnly),
 			"email_address": fmt.Sprintf("%s.%s%d@example.org", strings.ToLower(first), strings.ToLower(last), i+1),
-			"phone_numbers": []any{map[string]any{"type": "mobile", "number": fmt.Sprintf("+1-555-01%02d", i%100)}},
+			"phone_numbers": phoneNumbers(i),
 			"identifiers":   idents,
 			"archived":      i%15 == 14,
 			"enrolled_at":   formatTime(created),
 			"invited_at":    formatTime(created.Add(-2 * time.Hour)),
+		}
+		if i%2 == 0 {
+			attrs["addresses"] = []any{address(i)}
 		}
 		if i%15 == 14 {
 			attrs["archive_history"] = []any{map[string]any{"archived": true, "changed_at": formatTime(created.Add(sd.days(3)))}}
@@ -182,6 +185,32 @@ func (sd *seeder) patients(start time.Time, groups, coaches []*resource) []*reso
 		sd.out.PatientIDs = append(sd.out.PatientIDs, p.ID)
 	}
 	return out
+}
+
+// phoneNumbers are a patient's phones as the API writes them ({type,
+// value, primary}); no random draw, so the rest of the seed stays the same.
+func phoneNumbers(i int) []any {
+	out := []any{map[string]any{"type": "mobile", "value": fmt.Sprintf("+1-555-01%02d", i%100), "primary": true}}
+	if i%3 == 0 {
+		out = append(out, map[string]any{"type": "home", "value": fmt.Sprintf("+1-555-02%02d", i%100), "primary": false})
+	}
+	if i%10 == 5 {
+		out = append(out, map[string]any{"type": "work-fax", "value": fmt.Sprintf("+1-555-03%02d", i%100), "primary": false})
+	}
+	return out
+}
+
+// address is a patient's home address with the API's address parts.
+func address(i int) map[string]any {
+	streets := []string{"Elm Street", "Riverside Drive", "Oak Avenue", "Mill Road"}
+	cities := [][2]string{{"Cambridge", "MA"}, {"Springfield", "IL"}, {"Portland", "OR"}}
+	city := cities[i%len(cities)]
+	a := map[string]any{"use": "home", "type": "both", "lines": []any{fmt.Sprintf("%d %s", 10+i, streets[i%len(streets)])},
+		"city": city[0], "state": city[1], "postal_code": fmt.Sprintf("%05d", 2100+i*37), "country": "US"}
+	if i%4 == 2 {
+		a["lines"] = append(a["lines"].([]any), fmt.Sprintf("Apt %d", i))
+	}
+	return a
 }
 
 func (sd *seeder) metrics(p *resource) {
