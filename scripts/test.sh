@@ -35,7 +35,7 @@ go vet ${tags:+-tags $tags} ./...
 echo "== staticcheck (bugs and unused code)"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ${tags:+-tags $tags} -checks 'SA*,U1000' ./...
 
-echo "== connector generate --check"
+echo "== connector generate --check --strict"
 go run ./cmd/connector generate --check --strict
 
 echo "== go test -race ${tags:+-tags $tags}"
