@@ -131,7 +131,7 @@ func (o options) config(url string, prefetch, workers int) loadtest.BenchConfig 
 		Workers: workers, Quorum: o.quorum, Window: o.window, APILatency: o.latency, FailRate: o.failRate,
 		RateLimitEvery: o.rateLimitEvery, TokenLifetime: o.tokenLife, LogLevel: o.logLevel,
 		Timeout: o.timeout, BrokerOnly: o.brokerOnly, Prefill: o.prefill, NoValidation: o.noValidate, Extra: o.workerEnv,
-		Idle:        o.idle,
+		Idle: o.idle, Pad: o.pad,
 		RelayBinary: o.relayBinary()}
 }
 

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -628,5 +629,53 @@ func TestHandlePassesConfigSnapshotAndFlowVariables(t *testing.T) {
 	}
 	if got.Cfg.String("apiKey") != "secret" || string(got.Snapshot) != `{"lastModifiedDate":123456789}` || string(got.Vars) != `{"region":"eu"}` {
 		t.Fatalf("cfg %v snapshot %s vars %s", got.Cfg, got.Snapshot, got.Vars)
+	}
+}
+
+// TestDecodeTakesAtMostThreeTimesTheInput: decrypting in place and parsing
+// the envelope once allocate at most three times the input's size.
+func TestDecodeTakesAtMostThreeTimesTheInput(t *testing.T) {
+	w, _ := newTestWorker(t, testEnv(), stepData{}, emitData(`{}`, nil))
+	for _, version := range []int{1, 2} {
+		input := map[string]any{"headers": map[string]any{}, "body": map[string]any{"padding": strings.Repeat("x", 4<<20)}}
+		d := inputDelivery(t, w, input, nil, version)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		msg, err := w.decode(d, version)
+		runtime.ReadMemStats(&after)
+		if err != nil || len(msg.Body) < 4<<20 {
+			t.Fatalf("v%d: %v", version, err)
+		}
+		took := after.TotalAlloc - before.TotalAlloc
+		t.Logf("v%d: %d bytes decoded with %.2fx their size allocated", version, len(d.Body), float64(took)/float64(len(d.Body)))
+		if took > 3*uint64(len(d.Body)) {
+			t.Errorf("v%d: decoding %d bytes allocated %d (%.1fx)", version, len(d.Body), took, float64(took)/float64(len(d.Body)))
+		}
+	}
+}
+
+// TestHandleRefusesInputsOverTheLimit: a larger input is rejected before it
+// is decrypted, with an error event that carries no errorInput.
+func TestHandleRefusesInputsOverTheLimit(t *testing.T) {
+	env := testEnv()
+	env["ELASTICIO_INCOMING_MESSAGE_SIZE_LIMIT"] = "1000"
+	called := false
+	fn := component.FunctionFunc(func(context.Context, *component.Exec) error { called = true; return nil })
+	w, fp := newTestWorker(t, env, stepData{}, fn)
+	big := map[string]any{"body": map[string]any{"padding": strings.Repeat("x", 2000)}}
+	if got := w.handle(context.Background(), inputDelivery(t, w, big, inputHeaders(), 1), alwaysLive); got != outcomeReject {
+		t.Fatalf("outcome %v, want reject", got)
+	}
+	errs := fp.byKey(env["ELASTICIO_ERROR_ROUTING_KEY"])
+	if called || len(errs) != 1 {
+		t.Fatalf("function called %v, %d error events", called, len(errs))
+	}
+	e, input := decodeError(t, w, errs[0])
+	if !strings.Contains(e["message"].(string), "exceeds limit of 1000") || input != nil {
+		t.Errorf("error %v, errorInput %v", e, input)
+	}
+	if got := w.handle(context.Background(), inputDelivery(t, w, defaultInput(), inputHeaders(), 1), alwaysLive); got != outcomeAck || !called {
+		t.Errorf("a small input: outcome %v, called %v", got, called)
 	}
 }
