@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -270,5 +271,26 @@ func TestExecEveryListActionRunsAsIsAgainstTheSandbox(t *testing.T) {
 	}
 	if n < 10 {
 		t.Fatalf("only %d list actions found", n)
+	}
+}
+
+// TestExecRedactsTheConfigSecrets: a secret given with --config and echoed
+// by the API (here in an error the token endpoint's answer causes) is
+// removed from the events exec prints and from stderr.
+func TestExecRedactsTheConfigSecrets(t *testing.T) {
+	const secret = "exec-secret-4f9a2c"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.api+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"errors":[{"status":"401","code":"InvalidCredentials","detail":"client secret ` + secret + ` refused"}]}`))
+	}))
+	defer srv.Close()
+	cfg := `{"server":"--- Custom URL","otherServer":"` + srv.URL + `","clientId":"c1","clientSecret":"` + secret + `"}`
+	code, out, errOut := runCLIWith(t, `{"id":"p1"}`, nil, "exec", "fetchPatient", "--config", cfg)
+	if code != 1 || !strings.Contains(out, `"event":"error"`) {
+		t.Fatalf("exit %d, stdout:\n%s", code, out)
+	}
+	if strings.Contains(out+errOut, secret) {
+		t.Errorf("the secret was printed:\n%s\n%s", out, errOut)
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/fitbitplus/connector/lib/component"
+	"github.com/fitbitplus/connector/lib/fitbitplus"
 	"github.com/fitbitplus/connector/lib/secrets"
 )
 
@@ -126,5 +128,28 @@ func TestMessageLogLines(t *testing.T) {
 	}
 	if names["from the component"] != "component" || names["message processed"] != "sailor" {
 		t.Errorf("names by line: %v", names)
+	}
+}
+
+// TestAPIErrorFreeTextOnlyAtDebug: an API error whose detail quotes patient
+// data logs its status, codes, sources and req_id at info; the detail only at
+// debug.
+func TestAPIErrorFreeTextOnlyAtDebug(t *testing.T) {
+	apiErr := fitbitplus.ParseAPIError(422, http.Header{"Content-Type": {"application/vnd.api+json"}},
+		[]byte(`{"errors":[{"status":"422","code":"InvalidAttribute","title":"Zephyrine Quillsworth","detail":"born 1961-07-14","source":{"pointer":"/data/attributes/birth_date"}}],"meta":{"req_id":"req-77"}}`))
+	fn := component.FunctionFunc(func(context.Context, *component.Exec) error { return apiErr })
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		w, _ := newTestWorker(t, testEnv(), stepData{}, fn)
+		var buf bytes.Buffer
+		w.setLogger(NewLogger(&buf, LogOptions{Level: level}))
+		w.handle(context.Background(), inputDelivery(t, w, defaultInput(), inputHeaders(), 1), alwaysLive)
+		out := buf.String()
+		if !strings.Contains(out, "InvalidAttribute") || !strings.Contains(out, "req-77") || !strings.Contains(out, "/data/attributes/birth_date") {
+			t.Errorf("%v: the codes are not logged:\n%s", level, out)
+		}
+		leaked := strings.Contains(out, "Zephyrine") || strings.Contains(out, "1961-07-14")
+		if leaked != (level == slog.LevelDebug) {
+			t.Errorf("%v: free text logged %v:\n%s", level, leaked, out)
+		}
 	}
 }
