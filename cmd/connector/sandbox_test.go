@@ -56,7 +56,7 @@ func TestSandboxCommandServesUntilCancelled(t *testing.T) {
 
 func TestSandboxCommandRejectsBadFlags(t *testing.T) {
 	c := &cli{Getenv: func(string) string { return "" }, Stdout: io.Discard, Stderr: io.Discard}
-	for _, args := range [][]string{{"--fail-rate", "2"}, {"--nope"}, {"--client-id", ""}, {"extra"}} {
+	for _, args := range [][]string{{"--fail-rate", "2"}, {"--nope"}, {"--client-id", ""}, {"extra"}, {"--patients", "5"}} {
 		if code := run(context.Background(), append([]string{"sandbox", "--addr", "127.0.0.1:0"}, args...), c); code == 0 {
 			t.Errorf("%v: exit 0", args)
 		}
