@@ -121,7 +121,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // env is a sandbox behind a gate, a clock, and a step whose snapshot
 // persists across polls the way the platform keeps it.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clk      *clock
 	sb       *sandbox.Sandbox
 	gate     *gate
@@ -144,7 +144,7 @@ func newEnv(t *testing.T) *env {
 
 // newEnvWith is newEnv with a sandbox of other options (its clock is the
 // env's).
-func newEnvWith(t *testing.T, opts sandbox.Options) *env {
+func newEnvWith(t testing.TB, opts sandbox.Options) *env {
 	t.Helper()
 	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	clk := &clock{t: start}

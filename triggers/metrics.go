@@ -250,15 +250,30 @@ func (p *metricsPoll) patients(ctx context.Context) ([]patient, error) {
 	return out, nil
 }
 
-// countAll asks every patient's list for its meta.count.
+// countAll asks every patient's list for its meta.count. When every list
+// with metrics is to be read (no bucket counts yet), the count comes with
+// the first page, and a list that fits it is read there.
 func (p *metricsPoll) countAll(ctx context.Context, patients []patient) error {
+	size := 0
+	if p.book.sums == nil {
+		size = metricPageSize
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(metricFetchers)
 	for i := range patients {
 		g.Go(func() error {
-			input := map[string]any{"filter": map[string]any{"patient": patients[i].id}, "page": map[string]any{"size": 0}}
+			page := map[string]any{"size": size}
+			if size > 0 {
+				page["number"] = 1
+			}
+			input := map[string]any{"filter": map[string]any{"patient": patients[i].id}, "page": page}
+			var first []metric
 			res, err := rest.Walk(ctx, p.t.Metrics, p.client, input, rest.WalkOptions{Single: true},
-				func(*rest.Page) error { return nil })
+				func(pg *rest.Page) error {
+					var err error
+					first, err = readMetrics(pg, 0)
+					return err
+				})
 			p.requests.Add(int64(res.Pages))
 			if err != nil {
 				return err
@@ -267,6 +282,11 @@ func (p *metricsPoll) countAll(ctx context.Context, patients []patient) error {
 				return errors.New("the metric list gives no meta.count")
 			}
 			patients[i].count = res.Count
+			if size > 0 && !patients[i].pinned && res.Count > 0 && len(first) == res.Count {
+				tl := p.classify(first, 0, len(first))
+				tl.patient = i
+				p.add(tl)
+			}
 			return nil
 		})
 	}
@@ -297,6 +317,9 @@ func bucketsOf(patients []patient, ends map[int]int) *buckets {
 func (p *metricsPoll) readAll(ctx context.Context, patients []patient, which []int, extra int) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(metricFetchers)
+	if extra == 0 {
+		which = slices.DeleteFunc(slices.Clone(which), func(i int) bool { return p.tails[i] != nil }) // read with their counts
+	}
 	for _, i := range which {
 		g.Go(func() error {
 			var tl *tail
@@ -323,7 +346,7 @@ func (p *metricsPoll) readAll(ctx context.Context, patients []patient, which []i
 func (p *metricsPoll) readTail(ctx context.Context, pt patient, extra int) (*tail, error) {
 	var pages [][]metric
 	last := (pt.count + metricPageSize - 1) / metricPageSize
-	tl := &tail{}
+	end := 0
 	n := last
 	for ; n >= 1; n-- {
 		ms, err := p.readPage(ctx, pt.id, n)
@@ -331,7 +354,7 @@ func (p *metricsPoll) readTail(ctx context.Context, pt patient, extra int) (*tai
 			return nil, err
 		}
 		if n == last {
-			tl.end = (n-1)*metricPageSize + len(ms)
+			end = (n-1)*metricPageSize + len(ms)
 		}
 		pages = append(pages, ms)
 		if len(ms) > 0 && ms[0].at < p.from {
@@ -341,21 +364,30 @@ func (p *metricsPoll) readTail(ctx context.Context, pt patient, extra int) (*tai
 			extra--
 		}
 	}
-	tl.start = max(n-1, 0) * metricPageSize
-	latest := int64(math.MinInt64)
+	var read []metric
 	for _, ms := range slices.Backward(pages) {
-		for _, m := range ms {
-			late := m.at < latest
-			latest = max(latest, m.at)
-			if m.at < p.from && !late || p.book.win.seen[m.keyOf()] {
-				continue // consumed: older than the window and in order, or emitted before
-			}
-			m.late = m.at < p.from
-			tl.late = tl.late || m.late
-			tl.items = append(tl.items, m)
-		}
+		read = append(read, ms...)
 	}
-	return tl, nil
+	return p.classify(read, max(n-1, 0)*metricPageSize, end), nil
+}
+
+// classify makes the tail of the metrics read of a list (in list order,
+// from position start to end): it keeps those not consumed, the late ones
+// marked.
+func (p *metricsPoll) classify(read []metric, start, end int) *tail {
+	tl := &tail{start: start, end: end}
+	latest := int64(math.MinInt64)
+	for _, m := range read {
+		late := m.at < latest
+		latest = max(latest, m.at)
+		if m.at < p.from && !late || p.book.win.seen[m.keyOf()] {
+			continue // consumed: older than the window and in order, or emitted before
+		}
+		m.late = m.at < p.from
+		tl.late = tl.late || m.late
+		tl.items = append(tl.items, m)
+	}
+	return tl
 }
 
 // readFrom reads a pinned patient's list from its position on.
@@ -399,19 +431,28 @@ func (p *metricsPoll) readPage(ctx context.Context, patient string, n int) ([]me
 		"page": map[string]any{"size": metricPageSize, "number": n}}
 	var out []metric
 	res, err := rest.Walk(ctx, p.t.Metrics, p.client, input, rest.WalkOptions{Single: true}, func(pg *rest.Page) error {
-		id := reqID(pg)
-		for i, raw := range pg.Data {
-			m, err := readMetric(raw, pg, id)
-			if err != nil {
-				return err
-			}
-			m.pos = (n-1)*metricPageSize + i
-			out = append(out, m)
-		}
-		return nil
+		var err error
+		out, err = readMetrics(pg, (n-1)*metricPageSize)
+		return err
 	})
 	p.requests.Add(int64(res.Pages))
 	return out, err
+}
+
+// readMetrics reads the metrics of a page whose first is at list position
+// pos.
+func readMetrics(pg *rest.Page, pos int) ([]metric, error) {
+	id := reqID(pg)
+	out := make([]metric, 0, len(pg.Data))
+	for i, raw := range pg.Data {
+		m, err := readMetric(raw, pg, id)
+		if err != nil {
+			return nil, err
+		}
+		m.pos = pos + i
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // readMetric reads a metric of a page: its id and the time the id carries

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/fitbitplus/connector/actions"
 	"github.com/fitbitplus/connector/lib/fitbitplus"
+	"github.com/fitbitplus/connector/lib/rest"
 	"github.com/fitbitplus/connector/lib/sandbox"
 )
 
@@ -69,6 +71,28 @@ func (e *env) addMetrics(patient string, n int) []string {
 	return ids
 }
 
+// create creates a metric (body: its resource) and returns its id; it may
+// run on any goroutine.
+func (e *env) create(body map[string]any) (string, error) {
+	client, err := e.clients.Client(context.Background(), e.cfg)
+	if err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(map[string]any{"data": body})
+	req, _ := http.NewRequest("POST", e.base+"/patient_health_metric", bytes.NewReader(b))
+	req.Header.Set("Content-Type", fitbitplus.MediaType)
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var doc struct{ Data struct{ ID string } }
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("create a metric: %d %v", resp.StatusCode, err)
+	}
+	return doc.Data.ID, nil
+}
+
 // addDuring creates a metric through the sandbox's handler while the gate
 // serves r (a poll's request), with r's credential; it returns the id.
 func (e *env) addDuring(r *http.Request, patient string) string {
@@ -83,6 +107,32 @@ func (e *env) addDuring(r *http.Request, patient string) string {
 		e.t.Errorf("create during a poll: %d %s", rec.Code, rec.Body)
 	}
 	return doc.Data.ID
+}
+
+// metricIDs lists the ids of a patient's metrics (up to 50) in the API's order.
+func (e *env) metricIDs(patient string) []string {
+	e.t.Helper()
+	client, err := e.clients.Client(context.Background(), e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", e.base+"/patient_health_metric?filter[patient]="+patient+"&page[size]=50", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Data []struct{ ID string } `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		e.t.Fatal(err)
+	}
+	var ids []string
+	for _, d := range doc.Data {
+		ids = append(ids, d.ID)
+	}
+	return ids
 }
 
 func (e *env) metricsState() metricsState {
@@ -136,16 +186,22 @@ func TestMetricsEmitNewMetricsExactlyOnce(t *testing.T) {
 	}
 
 	// A poll failing halfway: the counts answer, then a page of the second
-	// patient's list answers 503. Nothing is emitted, the snapshot stays.
+	// patient's list answers 503; or a count answers 503. Nothing is
+	// emitted, the snapshot stays.
 	a := e.addMetric(pids[0], "weight", e.clk.Now())
 	b := e.addMetric(pids[1], "weight", e.clk.Now())
 	want = append(want, a, b)
 	e.clk.Advance(time.Second)
 	before := string(e.snapshot)
-	e.gate.failWhen(func(r *http.Request) bool { return isMetricsPage(r, pids[1]) })
-	got, err = e.poll(trig, 0)
-	if err == nil || len(got) != 0 || string(e.snapshot) != before {
-		t.Fatalf("failing poll: %v %v", got, err)
+	for _, fail := range []func(r *http.Request) bool{
+		func(r *http.Request) bool { return isMetricsPage(r, pids[1]) },
+		func(r *http.Request) bool { return r.URL.Query().Get("filter[patient]") == pids[2] }, // its count
+	} {
+		e.gate.failWhen(fail)
+		got, err = e.poll(trig, 0)
+		if err == nil || len(got) != 0 || string(e.snapshot) != before {
+			t.Fatalf("failing poll: %v %v", got, err)
+		}
 	}
 	e.gate.failWhen(nil)
 	if got, err = e.poll(trig, 0); err != nil || !slices.Equal(got, []string{a, b}) {
@@ -230,15 +286,16 @@ func TestMetricsLargeOrganisation(t *testing.T) {
 	pids := e.sb.Seeded().PatientIDs
 	const listPages = 100 // 10,000 patients, 100 a page
 
-	// Poll 1 reads every list once (no state yet), and emits nothing: the
-	// seeded metrics were stored before the start time.
+	// Poll 1 reads every list (no state yet; each fits the page that comes
+	// with its count), and emits nothing: the seeded metrics were stored
+	// before the start time.
 	e.clk.Advance(time.Minute)
 	e.gate.gets()
 	if got, err := e.poll(trig, 0); err != nil || len(got) != 0 {
 		t.Fatalf("poll 1: %d %v", len(got), err)
 	}
-	if n := e.gate.gets(); n > listPages+2*len(pids) {
-		t.Fatalf("poll 1 sent %d requests", n)
+	if n := e.gate.gets(); n != listPages+len(pids) {
+		t.Fatalf("poll 1 sent %d requests, want %d", n, listPages+len(pids))
 	}
 
 	// Poll 2: nothing new: the counts alone tell.
@@ -261,8 +318,10 @@ func TestMetricsLargeOrganisation(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() {
-			id := fmt.Sprint(e.call("POST", "/patient_health_metric",
-				map[string]any{"data": metricBody(pids[9000], "heart_rate", e.clk.Now())})["id"])
+			id, err := e.create(metricBody(pids[9000], "heart_rate", e.clk.Now()))
+			if err != nil {
+				t.Error(err)
+			}
 			mu.Lock()
 			want = append(want, id)
 			mu.Unlock()
@@ -286,15 +345,13 @@ func TestMetricsLargeOrganisation(t *testing.T) {
 	e.clk.Advance(time.Second)
 	got, err := e.poll(trig, 0)
 	e.gate.beforeEach(nil)
-	if err != nil || len(got) < len(want) {
-		t.Fatalf("poll 3: %d %v", len(got), err)
+	// All stored in one second: id order is the order stored.
+	if err != nil || !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Fatalf("poll 3 emitted %v %v, want %v", got, err, want)
 	}
-	if !slices.Equal(got[:len(want)], slices.SortedFunc(slices.Values(want), compareIDs)) {
-		t.Fatalf("poll 3 emitted %v, want %v first", got, want)
-	}
-	// The 33 patients changed: their buckets' patients (about 39 each) are
-	// read, one page each.
-	if n := e.gate.gets(); n > listPages+len(pids)+33*80 {
+	// 33 patients changed: the lists of their buckets' patients (about 39
+	// a bucket) are read, one page each.
+	if n := e.gate.gets(); n > listPages+len(pids)+33*50 {
 		t.Fatalf("poll 3 sent %d requests", n)
 	}
 
@@ -308,17 +365,14 @@ func TestMetricsLargeOrganisation(t *testing.T) {
 	if got, err := e.poll(trig, 0); err != nil || !slices.Equal(got, exp) {
 		t.Fatalf("poll after restart: %v %v, want %v", got, err, exp)
 	}
+	if n := e.gate.gets(); n > listPages+len(pids)+3*50 {
+		t.Fatalf("the poll after restart sent %d requests", n)
+	}
 	want = append(want, exp...)
 	checkExactlyOnce(t, e.emitted, want)
 	if e.maxSnap > SnapshotBudget {
 		t.Fatalf("a snapshot of %d bytes", e.maxSnap)
 	}
-}
-
-// compareIDs orders ids as the trigger emits them: by the time they carry,
-// then as strings.
-func compareIDs(a, b string) int {
-	return strings.Compare(a, b)
 }
 
 // TestMetricsLateIDs: a metric whose id lags the order the list is stored
@@ -395,4 +449,159 @@ func TestMetricsLateIDs(t *testing.T) {
 		t.Fatalf("no warning of the missing metric: %q", logs.String())
 	}
 	checkExactlyOnce(t, e.emitted, want)
+}
+
+// TestMetricsWindowEndPulledIn: a poll holds at most MaxPerPoll new metrics
+// (the window's end is pulled in); the next polls catch up, in order.
+func TestMetricsWindowEndPulledIn(t *testing.T) {
+	e := newEnv(t)
+	trig := metricsAt(e)
+	trig.MaxPerPoll = 5
+	pids := e.sb.Seeded().PatientIDs
+	e.clk.Advance(time.Minute)
+	if _, err := e.poll(trig, 0); err != nil {
+		t.Fatal(err)
+	}
+	var made []string
+	for i := range 12 {
+		made = append(made, e.addMetric(pids[i%4], "weight", e.clk.Now()))
+		e.clk.Advance(10 * time.Second)
+	}
+	var got []string
+	for range 6 {
+		e.clk.Advance(time.Second)
+		g, err := e.poll(trig, 0)
+		if err != nil || len(g) > 5 {
+			t.Fatalf("poll: %d %v", len(g), err)
+		}
+		got = append(got, g...)
+	}
+	if !slices.Equal(got, made) {
+		t.Fatalf("got %v, want %v", got, made)
+	}
+	checkExactlyOnce(t, e.emitted, made)
+}
+
+// TestMetricsEmitFailure: a message the platform does not take stops the
+// poll; the next resumes from the last checkpoint, so what was emitted
+// since that checkpoint comes again: nothing when a checkpoint follows every
+// message (page size 1).
+func TestMetricsEmitFailure(t *testing.T) {
+	for _, tc := range []struct {
+		pageSize string
+		again    int // messages emitted twice
+	}{{"1", 0}, {"3", 1}} {
+		t.Run("pageSize="+tc.pageSize, func(t *testing.T) {
+			e := newEnv(t)
+			e.cfg[FieldPageSize] = tc.pageSize
+			trig := metricsAt(e)
+			pids := e.sb.Seeded().PatientIDs
+			e.clk.Advance(time.Minute)
+			if _, err := e.poll(trig, 0); err != nil {
+				t.Fatal(err)
+			}
+			var made []string
+			for i := range 7 {
+				made = append(made, e.addMetric(pids[i%3], "weight", e.clk.Now()))
+			}
+			e.clk.Advance(time.Second)
+			if got, err := e.poll(trig, 5); err == nil || len(got) != 4 {
+				t.Fatalf("failing poll: %v %v", got, err)
+			}
+			got, err := e.poll(trig, 0)
+			if err != nil || !slices.Equal(got, made[4-tc.again:]) {
+				t.Fatalf("next poll: %v %v, want %v", got, err, made[4-tc.again:])
+			}
+			if n := len(e.emitted) - len(made); n != tc.again {
+				t.Fatalf("%d emitted twice, want %d", n, tc.again)
+			}
+		})
+	}
+}
+
+// TestMetricsFormerSnapshot: a snapshot of the former format (a position
+// per patient) is honoured once: those patients' metrics after their
+// positions are emitted, the others' from the start time; then the window
+// takes over.
+func TestMetricsFormerSnapshot(t *testing.T) {
+	e := newEnv(t)
+	trig := metricsAt(e)
+	pids := e.sb.Seeded().PatientIDs
+	set, err := readSettings(e.cfg, e.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pids[0] has read its 10 seeded metrics, pids[1] 8 of them.
+	old, _ := json.Marshal(map[string]any{"v": 1, "scope": set.scope(trig.Name),
+		"pos": map[string]string{idHash(pids[0]): "a", idHash(pids[1]): "8"}})
+	e.snapshot = old
+	fresh := e.addMetric(pids[2], "weight", e.clk.Now())
+	e.clk.Advance(time.Minute)
+	got, err := e.poll(trig, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list := e.metricIDs(pids[1]); len(list) != 10 || !slices.Equal(got, []string{list[8], list[9], fresh}) {
+		t.Fatalf("got %v, want pids[1]'s last two seeded metrics (of %v), then %s", got, list, fresh)
+	}
+	if st := e.metricsState(); st.Pos != nil || len(st.Pinned) != 0 || st.WM == "" {
+		t.Fatalf("snapshot %s", e.snapshot)
+	}
+	next := e.addMetric(pids[1], "weight", e.clk.Now())
+	e.clk.Advance(time.Minute)
+	if got, err := e.poll(trig, 0); err != nil || !slices.Equal(got, []string{next}) {
+		t.Fatalf("got %v %v", got, err)
+	}
+}
+
+func TestMetricsSnapshotStaysWithinBudget(t *testing.T) {
+	b := &metricsBook{win: &window{seen: map[seenKey]bool{}}}
+	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	b.win.wm = start.Add(time.Hour)
+	for i := range 2000 {
+		b.win.seen[seenKey{start.Add(time.Hour - time.Duration(i)*time.Second).UnixMilli(), idHash(fmt.Sprint(i))}] = true
+	}
+	var sums buckets
+	for i := range sums {
+		sums[i] = bucket{sum: uint32(i * 977 % (1 << bucketBits)), members: uint32(i*7919) & bucketMask}
+	}
+	sums[0] = bucket{bucketMask, bucketMask}
+	pinned := map[string]int{}
+	for i := range maxPinned {
+		pinned[idHash(fmt.Sprint("p", i))] = 1<<40 - 1 - i
+	}
+	raw, ok := b.encode("scope123", 5*time.Minute, time.Time{}, &sums, pinned)
+	if !ok || len(raw) > SnapshotBudget {
+		t.Fatalf("%d bytes (ok %v)", len(raw), ok)
+	}
+	back := loadMetricsBook(raw, "scope123")
+	if *back.sums != sums || !maps.Equal(back.pinned, pinned) || !back.win.wm.Equal(b.win.wm) || len(back.win.seen) == 0 {
+		t.Fatalf("snapshot does not read back: %s", raw)
+	}
+	// The ledger kept the newest entries; the floor passed the dropped ones.
+	for k := range back.win.seen {
+		if k.ms < back.win.floor.UnixMilli() {
+			t.Fatalf("entry %v below the floor %s", k, back.win.floor)
+		}
+	}
+	if other := loadMetricsBook(raw, "another"); other.sums != nil || !other.win.fresh() || len(other.pinned) != 0 {
+		t.Fatal("a snapshot of another scope was reused")
+	}
+}
+
+func TestReadMetricTime(t *testing.T) {
+	pg := &rest.Page{}
+	for id, want := range map[string]int64{
+		"6632221a0000000000000001": 0x6632221a * 1000,
+		"not-an-object-id":         0, // counts as out of order: never taken for old
+		"6632221a00000000000000":   0,
+	} {
+		m, err := readMetric(json.RawMessage(`{"id":"`+id+`"}`), pg, "")
+		if err != nil || m.at != want {
+			t.Errorf("%s: %d %v, want %d", id, m.at, err, want)
+		}
+	}
+	if _, err := readMetric(json.RawMessage(`{"type":"patient_health_metric"}`), pg, ""); err == nil {
+		t.Error("a metric without an id was read")
+	}
 }
