@@ -50,7 +50,9 @@ const maxExtraPages = 4
 // organization of any size within the 5 KB snapshot.
 //
 // A poll:
-//  1. lists the patients, then asks each list's meta.count (page[size] 0);
+//  1. lists the patients, then asks each list's meta.count (page[size] 0;
+//     on a first poll, when every list is to be read, the first page of 50
+//     comes with the count, and a list that fits it is read there);
 //  2. reads, for each patient of a bucket whose counts moved (or whose
 //     patients changed), its list backwards from the last page until a page
 //     starts before the window (usually one page);
@@ -70,8 +72,11 @@ const maxExtraPages = 4
 //
 // Requests per poll: ceil(patients/pageSize) for the patient list, one per
 // patient for the counts, and for each patient with metrics in a bucket that
-// changed, one page plus one per 50 metrics of its window; plus, for a
-// pinned patient with new metrics, one page per 50 of them.
+// changed (about patients/256 for each patient with new metrics), one page
+// plus one per further 50 metrics of its window; for a pinned patient with
+// new metrics, one page per 50 of them; and, only when a bucket's counts
+// grew by more than was found, its lists again with up to maxExtraPages
+// pages more.
 type MetricsTrigger struct {
 	Name       string
 	Patients   *rest.Operation // fetchPatients
@@ -155,13 +160,6 @@ func (t *MetricsTrigger) poll(ctx context.Context, ex *component.Exec) error {
 	lookback := max(set.lookback, time.Second)
 	scope := set.scope(t.Name)
 	book := loadMetricsBook(ex.Snapshot, scope)
-	if ex.API == nil {
-		return errors.New("no API client provider")
-	}
-	client, err := ex.API.Client(ctx, ex.Cfg)
-	if err != nil {
-		return err
-	}
 	from := set.start
 	if !book.win.fresh() {
 		from = book.win.from(lookback)
@@ -169,6 +167,13 @@ func (t *MetricsTrigger) poll(ctx context.Context, ex *component.Exec) error {
 	if !now.Truncate(time.Second).After(from) {
 		log.DebugContext(ctx, "poll window is empty", "trigger", t.Name, "from", formatTime(from))
 		return nil
+	}
+	if ex.API == nil {
+		return errors.New("no API client provider")
+	}
+	client, err := ex.API.Client(ctx, ex.Cfg)
+	if err != nil {
+		return err
 	}
 	p := &metricsPoll{t: t, client: client, set: set, book: book, log: log, tails: map[int]*tail{},
 		maxItems: t.MaxPerPoll}
