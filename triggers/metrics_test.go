@@ -605,3 +605,51 @@ func TestReadMetricTime(t *testing.T) {
 		t.Error("a metric without an id was read")
 	}
 }
+
+// TestMetricsLateIDsBeyondPinRoom: more patients show late ids than the
+// snapshot can pin: every late metric is still emitted (none is lost); the
+// poll says some may come again.
+func TestMetricsLateIDsBeyondPinRoom(t *testing.T) {
+	var mu sync.Mutex
+	var lag time.Duration
+	e := newEnvWith(t, sandbox.Options{Seed: 7, IDTime: func(stored time.Time) time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return stored.Add(-lag)
+	}})
+	var logs bytes.Buffer
+	e.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	trig := metricsAt(e)
+	pids := e.sb.Seeded().PatientIDs[:maxPinned+1]
+	e.clk.Advance(time.Minute)
+	if _, err := e.poll(trig, 0); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range pids {
+		want = append(want, e.addMetric(p, "weight", e.clk.Now()))
+	}
+	e.clk.Advance(time.Minute)
+	if got, err := e.poll(trig, 0); err != nil || len(got) != len(pids) {
+		t.Fatalf("got %d %v", len(got), err)
+	}
+	mu.Lock()
+	lag = 10 * time.Minute
+	mu.Unlock()
+	var late []string
+	for _, p := range pids {
+		late = append(late, e.addMetric(p, "weight", e.clk.Now()))
+	}
+	e.clk.Advance(time.Minute)
+	got, err := e.poll(trig, 0)
+	if err != nil || !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(late))) {
+		t.Fatalf("got %v %v, want every late metric %v", got, err, late)
+	}
+	if st := e.metricsState(); len(st.Pinned) != maxPinned || len(e.snapshot) > SnapshotBudget {
+		t.Fatalf("%d pinned, %d bytes", len(st.Pinned), len(e.snapshot))
+	}
+	if !strings.Contains(logs.String(), "no room to follow them by position") || !strings.Contains(logs.String(), "patients=1") {
+		t.Fatalf("no warning: %q", logs.String())
+	}
+	checkExactlyOnce(t, e.emitted, append(want, late...))
+}
