@@ -32,7 +32,7 @@ func TestDescriptorMatchesRegistry(t *testing.T) {
 	if got, want := slices.Sorted(maps.Keys(d.Triggers)), slices.Sorted(maps.Keys(Registry)); !slices.Equal(got, want) {
 		t.Fatalf("descriptor %v, registry %v", got, want)
 	}
-	common := []string{FieldOrganization, FieldGroups, FieldStartTime, FieldPageSize}
+	common := []string{FieldOrganization, FieldGroups, FieldStartTime, FieldPageSize, FieldLookback}
 	for name, tr := range d.Triggers {
 		if tr.Type != "polling" || tr.Title == "" {
 			t.Errorf("%s: type %q title %q", name, tr.Type, tr.Title)
@@ -43,8 +43,6 @@ func TestDescriptorMatchesRegistry(t *testing.T) {
 		want := common
 		if name == "patientHealthMetrics" {
 			want = append(want, FieldMetricTypes)
-		} else {
-			want = append(want, FieldLookback)
 		}
 		for _, f := range want {
 			fd, ok := tr.Fields[f]

@@ -34,7 +34,7 @@ var fhirSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 })
 
 // validFHIR fails unless body is a valid FHIR R4 resource.
-func validFHIR(t *testing.T, body []byte) {
+func validFHIR(t testing.TB, body []byte) {
 	t.Helper()
 	s, err := fhirSchema()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -46,6 +47,7 @@ type gate struct {
 	mu      sync.Mutex
 	hidden  map[string]bool
 	failing func(r *http.Request) bool
+	before  func(r *http.Request) // called before each request is served (outside mu)
 	lists   int
 }
 
@@ -56,6 +58,16 @@ func (g *gate) release(id string) {
 	g.mu.Unlock()
 }
 func (g *gate) failWhen(f func(r *http.Request) bool) { g.mu.Lock(); g.failing = f; g.mu.Unlock() }
+func (g *gate) beforeEach(f func(r *http.Request))    { g.mu.Lock(); g.before = f; g.mu.Unlock() }
+
+// gets returns how many GET requests the gate passed since the last call.
+func (g *gate) gets() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := g.lists
+	g.lists = 0
+	return n
+}
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
@@ -64,7 +76,11 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		g.lists++
 	}
+	before := g.before
 	g.mu.Unlock()
+	if before != nil {
+		before(r)
+	}
 	if fail {
 		w.Header().Set("Content-Type", fitbitplus.MediaType)
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -105,7 +121,7 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // env is a sandbox behind a gate, a clock, and a step whose snapshot
 // persists across polls the way the platform keeps it.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clk      *clock
 	sb       *sandbox.Sandbox
 	gate     *gate
@@ -117,13 +133,23 @@ type env struct {
 	bodies   [][]byte
 	snaps    int // snapshot events so far
 	maxSnap  int // largest snapshot emitted
+	log      *slog.Logger
+	direct   bool // clients call the gate in process, without a network
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, sandbox.Options{Seed: 7})
+}
+
+// newEnvWith is newEnv with a sandbox of other options (its clock is the
+// env's).
+func newEnvWith(t testing.TB, opts sandbox.Options) *env {
+	t.Helper()
 	start := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	clk := &clock{t: start}
-	sb, err := sandbox.New(sandbox.Options{Seed: 7, Now: clk.Now})
+	opts.Now = clk.Now
+	sb, err := sandbox.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +171,28 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) newClients() *fitbitplus.Clients {
 	noSleep := func(ctx context.Context, d time.Duration) error { return ctx.Err() }
+	var base http.RoundTripper
+	if e.direct {
+		base = inProcess{e.gate}
+	}
 	return fitbitplus.NewClients(fitbitplus.Defaults{ClientID: sandbox.DefaultClientID,
-		ClientSecret: sandbox.DefaultClientSecret}, nil, fitbitplus.WithSleep(noSleep), fitbitplus.WithClock(e.clk.Now))
+		ClientSecret: sandbox.DefaultClientSecret}, base, fitbitplus.WithSleep(noSleep), fitbitplus.WithClock(e.clk.Now))
+}
+
+// inProcess is a RoundTripper serving requests with a handler in the test's
+// process: the same requests and answers as over the server's socket, for
+// tests that send tens of thousands.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Host = r.URL.Host
+	if r.Body == nil {
+		r.Body = http.NoBody // as a server's request has
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
 }
 
 // stepEmitter records what one poll emits; snapshots persist at once.
@@ -184,7 +230,7 @@ func (e *env) poll(fn component.Function, failData int) ([]string, error) {
 		snap = json.RawMessage("{}")
 	}
 	ex := &component.Exec{Msg: &component.Message{Body: json.RawMessage("{}")}, Cfg: e.cfg, Snapshot: snap,
-		Emit: em, API: e.clients}
+		Emit: em, API: e.clients, Log: e.log}
 	err := fn.Process(context.Background(), ex)
 	var keys []string
 	for _, m := range em.data {

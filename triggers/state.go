@@ -92,9 +92,18 @@ func (w *window) from(lookback time.Duration) time.Time {
 // loadWindow reads a snapshot; one of another version or scope, or not
 // readable, gives a fresh state (ok false).
 func loadWindow(raw json.RawMessage, scope string) (*window, bool) {
-	w := &window{seen: map[seenKey]bool{}}
 	var st windowState
-	if len(raw) == 0 || json.Unmarshal(raw, &st) != nil || st.V != stateVersion || st.Scope != scope {
+	if len(raw) == 0 || json.Unmarshal(raw, &st) != nil {
+		return &window{seen: map[seenKey]bool{}}, false
+	}
+	return st.window(scope)
+}
+
+// window reads the state of a snapshot made for scope (ok false, and a
+// fresh state, when it is of another version or scope, or not readable).
+func (st *windowState) window(scope string) (*window, bool) {
+	w := &window{seen: map[seenKey]bool{}}
+	if st.V != stateVersion || st.Scope != scope {
 		return w, false
 	}
 	if st.WM != "" {
@@ -126,6 +135,12 @@ func loadWindow(raw json.RawMessage, scope string) (*window, bool) {
 // emitted: the floor must not pass it, else encode reports false (the
 // caller skips that checkpoint). w is updated to what was encoded.
 func (w *window) encode(scope string, lookback time.Duration, limit time.Time) ([]byte, bool) {
+	return w.encodeWith(scope, lookback, limit, func(st windowState) any { return st })
+}
+
+// encodeWith is encode for a trigger whose snapshot holds more than the
+// window: wrap makes the value to marshal from the window's part.
+func (w *window) encodeWith(scope string, lookback time.Duration, limit time.Time, wrap func(windowState) any) ([]byte, bool) {
 	start := w.from(lookback).UnixMilli()
 	keys := make([]seenKey, 0, len(w.seen))
 	for k := range w.seen {
@@ -147,7 +162,7 @@ func (w *window) encode(scope string, lookback time.Duration, limit time.Time) (
 		if !floor.IsZero() && (w.wm.IsZero() || floor.After(w.wm.Add(-lookback))) {
 			st.Floor = formatTime(floor)
 		}
-		b, err := json.Marshal(st)
+		b, err := json.Marshal(wrap(st))
 		if err != nil {
 			return nil, false
 		}
@@ -160,7 +175,7 @@ func (w *window) encode(scope string, lookback time.Duration, limit time.Time) (
 			return b, true
 		}
 		if drop == len(keys) {
-			return nil, false // only a huge scope string could get here
+			return nil, false // only a huge scope string (or wrap's part) could get here
 		}
 		// Drop at least the bytes over the budget, then the rest of the
 		// last timestamp group dropped: a group is kept or dropped whole.

@@ -17,6 +17,9 @@ func cmdSandbox(ctx context.Context, c *cli, args []string) error {
 	fs.SetOutput(c.Stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (port 0 picks a free port)")
 	seed := fs.Int64("seed", 0, "seed of the generated organisation, ids, tokens and injected faults")
+	patients := fs.Int("patients", sandbox.DefaultPatients,
+		fmt.Sprintf("patients of the generated organisation (%d to %d); those past the first %d have three metrics each",
+			sandbox.DefaultPatients, sandbox.MaxPatients, sandbox.DefaultPatients))
 	clientID := fs.String("client-id", sandbox.DefaultClientID, "client id the token exchange accepts")
 	clientSecret := fs.String("client-secret", sandbox.DefaultClientSecret, "client secret the token exchange accepts")
 	lifetime := fs.Duration("token-lifetime", time.Hour, "access token lifetime")
@@ -45,6 +48,7 @@ func cmdSandbox(ctx context.Context, c *cli, args []string) error {
 	}
 	opts := sandbox.Options{
 		Seed:          *seed,
+		Patients:      *patients,
 		Clients:       map[string]string{*clientID: *clientSecret},
 		TokenLifetime: *lifetime,
 		NoValidation:  *noValidate,

@@ -51,6 +51,18 @@ type Options struct {
 	// Now is the clock (default time.Now). The seeded data is dated relative
 	// to the clock at New, truncated to the day.
 	Now func() time.Time
+	// Patients is the number of patients the seeded organisation has
+	// (default and minimum DefaultPatients, at most MaxPatients). Patients
+	// beyond the first DefaultPatients have three metrics each and no other
+	// data, so that a large organisation is cheap to seed.
+	Patients int
+	// IDTime gives the time the first four bytes of an id carry for a
+	// resource created through the API at stored (nil: stored itself, as
+	// ids made by the store when it writes). A test sets it to make ids that
+	// lag the order the store lists resources in, as an id made by an app
+	// server whose clock is behind, or made well before a delayed insert.
+	// It is called under the store's write lock.
+	IDTime func(stored time.Time) time.Time
 	// Spec is the Swagger 2.0 JSON that requests are validated against; nil
 	// means connector.SwaggerJSON. A spec without paths disables validation.
 	Spec []byte
@@ -90,6 +102,12 @@ type Faults struct {
 	TokenDownFor time.Duration
 }
 
+// Bounds of Options.Patients.
+const (
+	DefaultPatients = 60
+	MaxPatients     = 100_000
+)
+
 // Identifier is a patient identifier.
 type Identifier struct {
 	System string `json:"system"`
@@ -104,7 +122,7 @@ type Seeded struct {
 	GroupIDs          []string // in creation order; GroupNames alike
 	GroupNames        []string
 	CoachIDs          []string
-	PatientIDs        []string // every seeded patient, in creation order
+	PatientIDs        []string // every seeded patient, in the order seeded
 	PatientID         string   // a patient with metrics, events, a plan, a health profile and rewards
 	PatientIdentifier Identifier
 	RewardProgramID   string
@@ -183,6 +201,12 @@ func New(opts Options) (*Sandbox, error) {
 	if opts.Faults.RateLimitEvery < 0 || opts.Faults.TokenFailures < 0 {
 		return nil, errors.New("fault counts must not be negative")
 	}
+	if opts.Patients == 0 {
+		opts.Patients = DefaultPatients
+	}
+	if opts.Patients < DefaultPatients || opts.Patients > MaxPatients {
+		return nil, fmt.Errorf("patients must be from %d to %d, not %d", DefaultPatients, MaxPatients, opts.Patients)
+	}
 	s := &Sandbox{opts: opts, now: opts.Now, clients: opts.Clients}
 	if s.now == nil {
 		s.now = time.Now
@@ -194,7 +218,8 @@ func New(opts Options) (*Sandbox, error) {
 	s.db = newStore(opts.Seed)
 	s.tokens = newTokenStore(opts.Seed)
 	s.faultRNG = rand.New(rand.NewPCG(uint64(opts.Seed), 0xfa017))
-	s.seeded = seed(s.db, s.started)
+	s.seeded = seed(s.db, s.started, opts.Patients)
+	s.db.idTime = opts.IDTime
 	s.seeded.ClientID, s.seeded.ClientSecret = s.defaultClient()
 	if !opts.NoValidation {
 		spec := opts.Spec
@@ -417,6 +442,10 @@ func (s *Sandbox) run(c *call) (*reply, []byte, error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.gen.Add(1)
+		// A write takes its time (and so its ids) under the lock: writes
+		// then land in the store's order (creation time, then id) in the
+		// order they are made, and a list only grows at its end.
+		c.now = s.now()
 	} else {
 		s.mu.RLock()
 		defer s.mu.RUnlock()

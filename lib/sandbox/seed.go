@@ -76,9 +76,9 @@ func (sd *seeder) insert(typ string, created time.Time, attrs map[string]any, re
 	return sd.db.insert(typ, sd.org, created, attrs, rels)
 }
 
-// seed puts the organisation in the store, dated before now truncated to
-// the day, and tells what it made.
-func seed(db *store, now time.Time) Seeded {
+// seed puts the organisation of n patients in the store, dated before now
+// truncated to the day, and tells what it made.
+func seed(db *store, now time.Time, n int) Seeded {
 	sd := &seeder{db: db, anchor: now.UTC().Truncate(24 * time.Hour)}
 	start := sd.anchor.Add(-sd.days(90))
 	org := db.insert("organization", "", start.Add(-sd.days(400)), map[string]any{"name": "Riverside Health Partners"}, nil)
@@ -126,7 +126,37 @@ func seed(db *store, now time.Time) Seeded {
 	for i, p := range patients[:20] {
 		sd.emails(p, coaches[i%len(coaches)])
 	}
+	sd.morePatients(start, n-len(patients), groups, coaches)
 	return sd.out
+}
+
+// morePatients adds n patients enrolled over the seeded 90 days, in
+// enrolment order, each with three metrics: a large organisation.
+func (sd *seeder) morePatients(start time.Time, n int, groups, coaches []*resource) {
+	rng := sd.db.rng
+	span := sd.anchor.Add(-sd.days(1)).Sub(start)
+	for i := range n {
+		k := DefaultPatients + i
+		created := start.Add(span * time.Duration(i) / time.Duration(n)).Truncate(time.Second)
+		first, last := firstNames[rng.IntN(len(firstNames))], lastNames[rng.IntN(len(lastNames))]
+		p := sd.insert("patient", created, map[string]any{
+			"first_name":  first,
+			"last_name":   last,
+			"gender":      []string{"female", "male"}[rng.IntN(2)],
+			"birth_date":  time.Date(1940+rng.IntN(63), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC).Format(time.DateOnly),
+			"identifiers": []any{map[string]any{"system": "medical-record-number", "value": fmt.Sprintf("MRN-%04d", k+1)}},
+			"archived":    false,
+			"enrolled_at": formatTime(created),
+		}, map[string]any{"groups": toRefs([]*resource{groups[k%len(groups)]}),
+			"coaches": toRefs([]*resource{coaches[k%len(coaches)]})})
+		sd.out.PatientIDs = append(sd.out.PatientIDs, p.ID)
+		at := created
+		step := sd.anchor.Add(-time.Hour).Sub(created) / 4
+		for range 3 {
+			at = at.Add(step).Truncate(time.Second)
+			sd.metric(p, metricKinds[rng.IntN(5)], at)
+		}
+	}
 }
 
 func (sd *seeder) patients(start time.Time, groups, coaches []*resource) []*resource {
@@ -227,20 +257,25 @@ func (sd *seeder) metrics(p *resource) {
 	step := sd.anchor.Add(-time.Hour).Sub(from) / 11
 	for _, k := range kinds {
 		at = at.Add(step).Add(-time.Duration(rng.IntN(3600)) * time.Second).Truncate(time.Second)
-		mk := metricKinds[k]
-		attrs := map[string]any{"type": mk.typ, "unit": mk.unit, "occurred_at": formatTime(at)}
-		if mk.loinc != "" {
-			attrs["code"] = map[string]any{"system": "LOINC", "value": mk.loinc}
-		}
-		if mk.typ == "blood_pressure" {
-			attrs["systolic"] = 105 + rng.IntN(56)
-			attrs["diastolic"] = 62 + rng.IntN(38)
-		} else {
-			attrs["value"] = sd.float(mk.lo, mk.hi, mk.decimals)
-		}
-		sd.insert("patient_health_metric", at.Add(time.Duration(1+rng.IntN(30))*time.Minute), attrs,
-			map[string]any{"patient": toRef(p)})
+		sd.metric(p, metricKinds[k], at)
 	}
+}
+
+// metric stores a metric of p that occurred at at, uploaded minutes later.
+func (sd *seeder) metric(p *resource, mk metricKind, at time.Time) {
+	rng := sd.db.rng
+	attrs := map[string]any{"type": mk.typ, "unit": mk.unit, "occurred_at": formatTime(at)}
+	if mk.loinc != "" {
+		attrs["code"] = map[string]any{"system": "LOINC", "value": mk.loinc}
+	}
+	if mk.typ == "blood_pressure" {
+		attrs["systolic"] = 105 + rng.IntN(56)
+		attrs["diastolic"] = 62 + rng.IntN(38)
+	} else {
+		attrs["value"] = sd.float(mk.lo, mk.hi, mk.decimals)
+	}
+	sd.insert("patient_health_metric", at.Add(time.Duration(1+rng.IntN(30))*time.Minute), attrs,
+		map[string]any{"patient": toRef(p)})
 }
 
 func (sd *seeder) calendarEvents(p, coach *resource, n int) []string {

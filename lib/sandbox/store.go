@@ -114,17 +114,29 @@ type store struct {
 	tables      map[string]*table
 	identifiers map[identKey]*resource // patients by organization and identifier
 	rng         *rand.Rand
-	counter     uint32
+	// idBase and counter make ids as one MongoDB process does: a random
+	// value drawn once, then a counter from a random start.
+	idBase  [5]byte
+	counter uint32
+	// idTime gives the time an id carries for a resource stored at a time
+	// (nil: that time). See Options.IDTime.
+	idTime func(stored time.Time) time.Time
 }
 
 type identKey struct{ Org, System, Value string }
 
 func newStore(seed int64) *store {
-	return &store{
+	s := &store{
 		tables:      map[string]*table{},
 		identifiers: map[identKey]*resource{},
 		rng:         rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x5eed_f17b_17a5)),
 	}
+	r := s.rng.Uint64()
+	for i := range s.idBase {
+		s.idBase[i] = byte(r >> (8 * i))
+	}
+	s.counter = uint32(r>>40) & 0xffffff
+	return s
 }
 
 func (s *store) table(typ string) *table {
@@ -143,16 +155,19 @@ func (s *store) get(typ, id string) *resource {
 	return nil
 }
 
-// newID makes a 24-hex-digit id shaped like a MongoDB ObjectID: the creation
-// second, five random bytes, a counter. Deterministic under the seed.
-func (s *store) newID(created time.Time) string {
-	var b [12]byte
-	binary.BigEndian.PutUint32(b[0:4], uint32(created.Unix()))
-	r := s.rng.Uint64()
-	for i := range 5 {
-		b[4+i] = byte(r >> (8 * i))
+// newID makes a 24-hex-digit id shaped like a MongoDB ObjectID: the second
+// the resource was stored (or what idTime makes of it), the store's random
+// value, a counter. Ids stored one after the other in a second therefore
+// sort in that order. Deterministic under the seed.
+func (s *store) newID(stored time.Time) string {
+	at := stored
+	if s.idTime != nil {
+		at = s.idTime(stored)
 	}
-	s.counter++
+	var b [12]byte
+	binary.BigEndian.PutUint32(b[0:4], uint32(at.Unix()))
+	copy(b[4:9], s.idBase[:])
+	s.counter = (s.counter + 1) & 0xffffff
 	b[9], b[10], b[11] = byte(s.counter>>16), byte(s.counter>>8), byte(s.counter)
 	return hex.EncodeToString(b[:])
 }
