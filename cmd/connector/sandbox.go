@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/fitbitplus/connector/lib/sandbox"
@@ -34,6 +35,8 @@ func cmdSandbox(ctx context.Context, c *cli, args []string) error {
 	fs.IntVar(&f.TokenFailures, "token-failures", 0, "answer the first N token exchanges with 503")
 	fs.DurationVar(&f.TokenDownFor, "token-down-for", 0, "answer token exchanges with 503 for this long after start")
 	debug := fs.Bool("debug", false, "log one line per request to stderr")
+	objects := fs.Bool("object-storage", false, "also serve a stand-in of the platform's object storage (lightweight messages) under /objects")
+	objectToken := fs.String("object-storage-token", sandbox.DefaultObjectToken, "bearer token the object storage accepts")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -54,6 +57,9 @@ func cmdSandbox(ctx context.Context, c *cli, args []string) error {
 		NoValidation:  *noValidate,
 		Faults:        f,
 	}
+	if *objects {
+		opts.Objects = sandbox.NewObjectStore(*objectToken, nil)
+	}
 	if *debug {
 		opts.Logger = slog.New(slog.NewJSONHandler(c.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -66,6 +72,10 @@ func cmdSandbox(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.Stdout, "sandbox listening: base_url=%s client_id=%s client_secret=%s\n", base, *clientID, *clientSecret)
+	if *objects {
+		fmt.Fprintf(c.Stdout, "object storage: ELASTICIO_OBJECT_STORAGE_URI=%s ELASTICIO_OBJECT_STORAGE_TOKEN=%s\n",
+			strings.TrimSuffix(base, sandbox.BasePath), *objectToken)
+	}
 	<-ctx.Done()
 	return sb.Close()
 }

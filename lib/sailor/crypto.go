@@ -59,6 +59,14 @@ func (c *Cipher) Decrypt(ct []byte) ([]byte, error) {
 	return c.decryptInto(make([]byte, len(ct)), ct)
 }
 
+// decryptInPlace decrypts and unpads ct in its own buffer.
+func (c *Cipher) decryptInPlace(ct []byte) ([]byte, error) {
+	if c.block == nil {
+		return ct, nil
+	}
+	return c.decryptInto(ct, ct)
+}
+
 // decryptInto decrypts ct into out (len(ct) bytes; it may be ct itself) and
 // unpads it.
 func (c *Cipher) decryptInto(out, ct []byte) ([]byte, error) {

@@ -34,12 +34,21 @@ type execution struct {
 	omitInput bool        // error events carry no errorInput (the input is too large)
 	mu        sync.Mutex
 	ended     bool
+	ids       map[string]bool // ids of the data messages emitted
 	inflight  sync.WaitGroup
 	failed    atomic.Bool // set by fail only
 	abandoned atomic.Bool // a publish was cut short (shutdown deadline, channel gone)
 }
 
 var errEnded = errors.New("event emitted after the function returned")
+
+// refuseEvents makes later events of the message fail (its function was
+// left behind by the watchdog).
+func (x *execution) refuseEvents() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.ended = true
+}
 
 // begin registers an event in flight; it fails once the message is finished.
 func (x *execution) begin() error {
@@ -105,12 +114,21 @@ func (x *execution) data(ctx context.Context, m *component.Message) error {
 	if key == "" {
 		key = w.settings.DataRoutingKey
 	}
-	if w.state.passthrough() {
-		pt, err := x.passthrough(&out)
-		if err != nil {
-			return err
+	out.ID = x.claimID(m.ID)
+	// The official message constructors always set these; components read
+	// them without checking.
+	if len(out.Attachments) == 0 {
+		out.Attachments = json.RawMessage("{}")
+	}
+	if _, ok := out.Extra["metadata"]; !ok {
+		out.Extra = maps.Clone(out.Extra)
+		if out.Extra == nil {
+			out.Extra = map[string]json.RawMessage{}
 		}
-		out.Passthrough = pt
+		out.Extra["metadata"] = json.RawMessage("{}")
+	}
+	if err := x.passthroughAndObjects(ctx, &out); err != nil {
+		return err
 	}
 	if err := waitLimiter(ctx, w.dataLimiter); err != nil {
 		return err
@@ -124,9 +142,60 @@ func (x *execution) data(ctx context.Context, m *component.Message) error {
 		return err
 	}
 	h := w.eventHeaders(&x.in)
+	h["messageId"] = out.ID // what the next step's component sees as msg.id
 	h["end"] = nowMs()
 	h["protocolVersion"] = int64(w.settings.ProtocolVersion)
 	return x.publish(ctx, key, w.properties(h, body))
+}
+
+// claimID is the id of a data message: its own, as the official sailors do,
+// unless it has none or repeats one already emitted for this input; then a
+// fresh uuid, so that no two messages share a messageId.
+func (x *execution) claimID(id string) string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if id == "" || x.ids[id] {
+		id = newMessageID()
+	}
+	if x.ids == nil {
+		x.ids = map[string]bool{}
+	}
+	x.ids[id] = true
+	return id
+}
+
+// passthroughAndObjects sets the output's passthrough and, with
+// ELASTICIO_EMIT_LIGHTWEIGHT_MESSAGE, moves large bodies to object storage
+// (before the step's own passthrough entry is added, so that it refers to the
+// same object); without it, passthrough bodies left in object storage are
+// inlined.
+func (x *execution) passthroughAndObjects(ctx context.Context, out *component.Message) error {
+	carried := maps.Clone(out.Passthrough)
+	if x.w.state.passthrough() {
+		carried = maps.Clone(x.input.Passthrough)
+	}
+	if x.w.settings.EmitLightweightMessage {
+		if carried == nil {
+			carried = map[string]json.RawMessage{}
+		}
+		if err := x.lighten(ctx, out, carried); err != nil {
+			return err
+		}
+	} else if err := x.inlineObjects(ctx, carried); err != nil {
+		return err
+	}
+	if !x.w.state.passthrough() {
+		if len(carried) > 0 || out.Passthrough != nil {
+			out.Passthrough = carried
+		}
+		return nil
+	}
+	pt, err := x.passthrough(out, carried)
+	if err != nil {
+		return err
+	}
+	out.Passthrough = pt
+	return nil
 }
 
 // routingOverride removes every case variant of x-eio-routing-key from the
@@ -147,8 +216,8 @@ func routingOverride(h map[string]any) string {
 // passthrough computes the passthrough of an output message: with
 // NO_SELF_PASSTRHOUGH the input envelope under the previous step's id,
 // otherwise this output under this step's id (docs/protocol.md).
-func (x *execution) passthrough(out *component.Message) (map[string]json.RawMessage, error) {
-	pt := maps.Clone(x.input.Passthrough)
+func (x *execution) passthrough(out *component.Message, carried map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+	pt := maps.Clone(carried)
 	if pt == nil {
 		pt = map[string]json.RawMessage{}
 	}

@@ -76,7 +76,7 @@ func TestPassthrough(t *testing.T) {
 		r.publishInput(input, nil, 1)
 		r.start(map[string]string{"ELASTICIO_STEP_ID": "step_2", "ELASTICIO_FUNCTION": "emit_data"}, nil)
 		pt, _ := json.Marshal(r.decode(r.mustNext(qNext, wait))["passthrough"])
-		want := `{"step_2":{"body":{"hai":"there","id":"someId"},"headers":{"x-custom-component-header":"123_abc"},"id":"f45be600-f770-11e6-b42d-b187bfbf19fd"},"step_oth":{"body":{"kept":true},"headers":{}}}`
+		want := `{"step_2":{"attachments":{},"body":{"hai":"there","id":"someId"},"headers":{"x-custom-component-header":"123_abc"},"id":"f45be600-f770-11e6-b42d-b187bfbf19fd","metadata":{}},"step_oth":{"body":{"kept":true},"headers":{}}}`
 		if string(pt) != want {
 			t.Errorf("passthrough %s", pt)
 		}

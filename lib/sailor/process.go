@@ -9,6 +9,7 @@ import (
 	"maps"
 	"runtime/debug"
 	"slices"
+	"time"
 
 	"github.com/fitbitplus/connector/lib/component"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -53,6 +54,15 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery, live func() bool)
 		log.Error("rejecting a message that cannot be decoded", "err", err, "protocolVersion", in.protocolVersion, "bytes", len(d.Body))
 		return outcomeReject
 	}
+	if !w.deps.KeepObjectReferences {
+		if err := w.resolveObjects(ctx, msg); err != nil {
+			// The function never runs on a body left as {}.
+			x := &execution{w: w, d: d, in: in, input: msg, log: log, live: live}
+			_ = x.fail(ctx, err)
+			x.finish()
+			return outcomeReject
+		}
+	}
 	if log.Enabled(ctx, slog.LevelDebug) {
 		// The shape only: bodies carry patient data, which no log level shows.
 		log.Debug("processing message", "redelivered", d.Redelivered, "body_bytes", len(msg.Body),
@@ -70,7 +80,7 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery, live func() bool)
 		Log: w.componentLog.With("threadId", in.threadID, "messageId", in.messageID, "parentMessageId", in.parentMessageID),
 		API: w.api,
 	}
-	err = callFunction(ctx, w.fn, ex)
+	err = w.call(ctx, x, ex)
 	var rb *component.ReboundError
 	var pe *panicError
 	switch {
@@ -90,6 +100,9 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery, live func() bool)
 	took := slog.Int64("durationMs", nowMs()-in.start)
 	redelivered := slog.Bool("redelivered", d.Redelivered)
 	switch {
+	case errors.Is(err, errWatchdog):
+		log.LogAttrs(ctx, slog.LevelInfo, "message timed out; rejecting it", redelivered, took)
+		return outcomeReject
 	case x.abandoned.Load():
 		log.LogAttrs(ctx, slog.LevelWarn, "message left unacknowledged: publishing was cut short", redelivered, took)
 		return outcomeLeave
@@ -102,9 +115,39 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery, live func() bool)
 	}
 }
 
+// errWatchdog says a function ran past ELASTICIO_MESSAGE_PROCESSING_TIMEOUT.
+var errWatchdog = errors.New("message processing timed out")
+
+// call runs the function. With a processing timeout, a function still
+// running past it is left behind: its context is cancelled, its later events
+// are refused, and the message ends with errWatchdog.
+func (w *worker) call(ctx context.Context, x *execution, ex *component.Exec) error {
+	timeout := w.settings.ProcessingTimeout
+	if timeout <= 0 {
+		return callFunction(ctx, w.fn, ex)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- callFunction(fctx, w.fn, ex) }()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		x.refuseEvents()
+		return fmt.Errorf("%w after %v", errWatchdog, timeout)
+	}
+}
+
 // decode decrypts and parses an input. Empty, undecryptable and non-object
-// inputs are errors.
+// inputs are errors. With ELASTICIO_INPUT_FORMAT=error the input is an error
+// event of another step (a flow's error handler).
 func (w *worker) decode(d *amqp.Delivery, version int) (*component.Message, error) {
+	if w.settings.InputFormat == "error" {
+		return w.decodeErrorInput(d)
+	}
 	plain, err := w.cipher.DecryptMessage(d.Body, version)
 	if err != nil {
 		return nil, err
@@ -114,6 +157,37 @@ func (w *worker) decode(d *amqp.Delivery, version int) (*component.Message, erro
 		return nil, err
 	}
 	return &msg, nil
+}
+
+// decodeErrorInput reads an error event, {error, errorInput?} with base64
+// AES strings, into the message an error handler gets: body {error: {name,
+// message, stack}, errorInput: <the envelope that failed>}, headers: the
+// AMQP headers.
+func (w *worker) decodeErrorInput(d *amqp.Delivery) (*component.Message, error) {
+	var p errorPayload
+	if err := json.Unmarshal(d.Body, &p); err != nil || p.Error == "" {
+		return nil, errors.New("error input: not an error event {error, errorInput}")
+	}
+	body := map[string]json.RawMessage{}
+	for field, enc := range map[string]string{"error": p.Error, "errorInput": p.ErrorInput} {
+		if enc == "" {
+			continue
+		}
+		plain, err := w.cipher.DecryptMessage([]byte(enc), 1)
+		if err != nil || !json.Valid(plain) {
+			return nil, fmt.Errorf("error input: %s cannot be decrypted", field)
+		}
+		body[field] = plain
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	h := make(map[string]any, len(d.Headers))
+	for k, v := range d.Headers {
+		h[k] = v
+	}
+	return &component.Message{Headers: h, Body: b}, nil
 }
 
 // callFunction runs the function; a panic becomes an error, so that no

@@ -33,6 +33,10 @@ type Deps struct {
 	HTTPClient   *http.Client                  // for the platform API; default: 15 s timeout
 	Hostname     string                        // names the AMQP connections; default os.Hostname()
 	DrainTimeout time.Duration                 // graceful shutdown bound; default 30 s
+	// KeepObjectReferences hands inputs to the function with their object
+	// storage references unresolved (component.json's
+	// autoResolveObjectReferences: false).
+	KeepObjectReferences bool
 }
 
 // DefaultDrainTimeout bounds the wait for in-flight messages on shutdown.
@@ -48,6 +52,7 @@ type worker struct {
 	secrets         *secrets.Redactor
 	cipher          *Cipher
 	platform        *platform
+	objects         *objectStore // nil without OBJECT_STORAGE_URI
 	api             component.APIProvider
 	fn              component.Function
 	state           *stepState
@@ -97,6 +102,10 @@ func newWorker(s Settings, d Deps) (*worker, error) {
 		return nil, err
 	}
 	w.cipher = c
+	if s.ObjectStorageURI != "" {
+		w.objects = &objectStore{base: s.ObjectStorageURI, token: s.ObjectStorageToken, hc: &http.Client{},
+			cipher: c, maxBytes: s.IncomingMessageSizeLimit, sleep: sleepCtx}
+	}
 	w.state = newStepState(stepData{})
 	w.tracker = newTracker(w.log)
 	w.dataLimiter = newLimiter(s.DataRateLimit, s.RateInterval)

@@ -1,6 +1,7 @@
 package sailor
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -21,30 +22,35 @@ type Settings struct {
 	DataRoutingKey, ErrorRoutingKey, ReboundRoutingKey, SnapshotRoutingKey string
 	CryptoIV, CryptoPassword                                               string
 
-	ReboundInitialExpiration time.Duration
-	ReboundLimit             int
-	ComponentPath            string
-	Prefetch                 int
-	StartupRequired          bool
-	HookShutdown             bool
-	APIRetryAttempts         int
-	APIRetryDelay            time.Duration
-	DataRateLimit            int
-	ErrorRateLimit           int
-	SnapshotRateLimit        int
-	RateInterval             time.Duration
-	PublishRetryDelay        time.Duration
-	PublishRetryAttempts     int // 0 = infinite
-	PublishMaxRetryDelay     time.Duration
-	PersistentMessages       bool
-	OutgoingMessageSizeLimit int
-	IncomingMessageSizeLimit int
-	NoSelfPassthrough        bool
-	ProtocolVersion          int
-	NoErrorReplies           bool
-	InputFormat              string
-	ReconnectAttempts        int
-	ReconnectTimeout         time.Duration
+	ReboundInitialExpiration   time.Duration
+	ReboundLimit               int
+	ComponentPath              string
+	Prefetch                   int
+	StartupRequired            bool
+	HookShutdown               bool
+	APIRetryAttempts           int
+	APIRetryDelay              time.Duration
+	DataRateLimit              int
+	ErrorRateLimit             int
+	SnapshotRateLimit          int
+	RateInterval               time.Duration
+	PublishRetryDelay          time.Duration
+	PublishRetryAttempts       int // 0 = infinite
+	PublishMaxRetryDelay       time.Duration
+	PersistentMessages         bool
+	OutgoingMessageSizeLimit   int
+	IncomingMessageSizeLimit   int
+	NoSelfPassthrough          bool
+	ProtocolVersion            int
+	NoErrorReplies             bool
+	InputFormat                string
+	ObjectStorageURI           string
+	ObjectStorageToken         string
+	ObjectStorageSizeThreshold int
+	EmitLightweightMessage     bool
+	ProcessingTimeout          time.Duration // 0: none
+	ReconnectAttempts          int
+	ReconnectTimeout           time.Duration
 
 	// AdditionalHeaders are the ADDITIONAL_VARS_FOR_HEADERS, by header name.
 	AdditionalHeaders map[string]string
@@ -104,33 +110,38 @@ func LoadSettings(getenv func(string) string) (Settings, error) {
 		CryptoIV:           getenv("ELASTICIO_MESSAGE_CRYPTO_IV"),
 		CryptoPassword:     getenv("ELASTICIO_MESSAGE_CRYPTO_PASSWORD"),
 
-		ReboundInitialExpiration: e.millis("ELASTICIO_REBOUND_INITIAL_EXPIRATION", 15000),
-		ReboundLimit:             e.number("ELASTICIO_REBOUND_LIMIT", 20),
-		ComponentPath:            getenv("ELASTICIO_COMPONENT_PATH"),
-		Prefetch:                 e.number("ELASTICIO_RABBITMQ_PREFETCH_SAILOR", 1),
-		StartupRequired:          e.boolean("ELASTICIO_STARTUP_REQUIRED", false),
-		HookShutdown:             e.boolean("ELASTICIO_HOOK_SHUTDOWN", false),
-		APIRetryAttempts:         e.number("ELASTICIO_API_REQUEST_RETRY_ATTEMPTS", 3),
-		APIRetryDelay:            e.millis("ELASTICIO_API_REQUEST_RETRY_DELAY", 100),
-		DataRateLimit:            e.number("ELASTICIO_DATA_RATE_LIMIT", 10),
-		ErrorRateLimit:           e.number("ELASTICIO_ERROR_RATE_LIMIT", 2),
-		SnapshotRateLimit:        e.number("ELASTICIO_SNAPSHOT_RATE_LIMIT", 2),
-		RateInterval:             e.millis("ELASTICIO_RATE_INTERVAL", 100),
-		PublishRetryDelay:        e.millis("ELASTICIO_AMQP_PUBLISH_RETRY_DELAY", 100),
-		PublishRetryAttempts:     e.number("ELASTICIO_AMQP_PUBLISH_RETRY_ATTEMPTS", 0),
-		PublishMaxRetryDelay:     e.millis("ELASTICIO_AMQP_PUBLISH_MAX_RETRY_DELAY", 300000),
-		PersistentMessages:       e.boolean("ELASTICIO_AMQP_PERSISTENT_MESSAGES", false),
-		OutgoingMessageSizeLimit: e.number("ELASTICIO_OUTGOING_MESSAGE_SIZE_LIMIT", 10485760),
-		IncomingMessageSizeLimit: e.number("ELASTICIO_INCOMING_MESSAGE_SIZE_LIMIT", 10485760),
-		NoSelfPassthrough:        e.boolean("ELASTICIO_NO_SELF_PASSTRHOUGH", false),
-		ProtocolVersion:          e.number("ELASTICIO_PROTOCOL_VERSION", 1),
-		NoErrorReplies:           e.boolean("ELASTICIO_NO_ERROR_REPLIES", false),
-		InputFormat:              e.str("ELASTICIO_INPUT_FORMAT", "default"),
-		ReconnectAttempts:        e.number("ELASTICIO_AMQP_RECONNECT_ATTEMPTS", 3),
-		ReconnectTimeout:         e.millis("ELASTICIO_AMQP_RECONNECT_TIMEOUT", 100),
-		AdditionalHeaders:        additionalHeaders(getenv),
-		LogContext:               map[string]string{},
-		LogLevel:                 e.str("LOG_LEVEL", "info"),
+		ReboundInitialExpiration:   e.millis("ELASTICIO_REBOUND_INITIAL_EXPIRATION", 15000),
+		ReboundLimit:               e.number("ELASTICIO_REBOUND_LIMIT", 20),
+		ComponentPath:              getenv("ELASTICIO_COMPONENT_PATH"),
+		Prefetch:                   e.number("ELASTICIO_RABBITMQ_PREFETCH_SAILOR", 1),
+		StartupRequired:            e.boolean("ELASTICIO_STARTUP_REQUIRED", false),
+		HookShutdown:               e.boolean("ELASTICIO_HOOK_SHUTDOWN", false),
+		APIRetryAttempts:           e.number("ELASTICIO_API_REQUEST_RETRY_ATTEMPTS", 3),
+		APIRetryDelay:              e.millis("ELASTICIO_API_REQUEST_RETRY_DELAY", 100),
+		DataRateLimit:              e.number("ELASTICIO_DATA_RATE_LIMIT", 10),
+		ErrorRateLimit:             e.number("ELASTICIO_ERROR_RATE_LIMIT", 2),
+		SnapshotRateLimit:          e.number("ELASTICIO_SNAPSHOT_RATE_LIMIT", 2),
+		RateInterval:               e.millis("ELASTICIO_RATE_INTERVAL", 100),
+		PublishRetryDelay:          e.millis("ELASTICIO_AMQP_PUBLISH_RETRY_DELAY", 100),
+		PublishRetryAttempts:       e.number("ELASTICIO_AMQP_PUBLISH_RETRY_ATTEMPTS", 0),
+		PublishMaxRetryDelay:       e.millis("ELASTICIO_AMQP_PUBLISH_MAX_RETRY_DELAY", 300000),
+		PersistentMessages:         e.boolean("ELASTICIO_AMQP_PERSISTENT_MESSAGES", false),
+		OutgoingMessageSizeLimit:   e.number("ELASTICIO_OUTGOING_MESSAGE_SIZE_LIMIT", 10485760),
+		IncomingMessageSizeLimit:   e.number("ELASTICIO_INCOMING_MESSAGE_SIZE_LIMIT", 10485760),
+		NoSelfPassthrough:          e.boolean("ELASTICIO_NO_SELF_PASSTRHOUGH", false),
+		ProtocolVersion:            e.number("ELASTICIO_PROTOCOL_VERSION", 1),
+		NoErrorReplies:             e.boolean("ELASTICIO_NO_ERROR_REPLIES", false),
+		InputFormat:                e.str("ELASTICIO_INPUT_FORMAT", "default"),
+		ObjectStorageURI:           strings.TrimRight(getenv("ELASTICIO_OBJECT_STORAGE_URI"), "/"),
+		ObjectStorageToken:         getenv("ELASTICIO_OBJECT_STORAGE_TOKEN"),
+		ObjectStorageSizeThreshold: e.number("ELASTICIO_OBJECT_STORAGE_SIZE_THRESHOLD", 1048576),
+		EmitLightweightMessage:     e.boolean("ELASTICIO_EMIT_LIGHTWEIGHT_MESSAGE", false),
+		ProcessingTimeout:          e.millis("ELASTICIO_MESSAGE_PROCESSING_TIMEOUT", 0),
+		ReconnectAttempts:          e.number("ELASTICIO_AMQP_RECONNECT_ATTEMPTS", 3),
+		ReconnectTimeout:           e.millis("ELASTICIO_AMQP_RECONNECT_TIMEOUT", 100),
+		AdditionalHeaders:          additionalHeaders(getenv),
+		LogContext:                 map[string]string{},
+		LogLevel:                   e.str("LOG_LEVEL", "info"),
 	}
 	for _, name := range logContextVars {
 		if v := getenv(name); v != "" {
@@ -143,8 +154,11 @@ func LoadSettings(getenv func(string) string) (Settings, error) {
 	if s.ProtocolVersion != 1 && s.ProtocolVersion != 2 {
 		e.errs = append(e.errs, fmt.Errorf("ELASTICIO_PROTOCOL_VERSION must be 1 or 2, got %d", s.ProtocolVersion))
 	}
-	if s.InputFormat != "default" {
-		e.errs = append(e.errs, fmt.Errorf("ELASTICIO_INPUT_FORMAT %q is not supported", s.InputFormat))
+	if s.InputFormat != "default" && s.InputFormat != "error" {
+		e.errs = append(e.errs, fmt.Errorf("ELASTICIO_INPUT_FORMAT %q is not one of default, error", s.InputFormat))
+	}
+	if s.EmitLightweightMessage && s.ObjectStorageURI == "" {
+		e.errs = append(e.errs, errors.New("ELASTICIO_EMIT_LIGHTWEIGHT_MESSAGE needs ELASTICIO_OBJECT_STORAGE_URI"))
 	}
 	if _, err := parseLogLevel(s.LogLevel); err != nil {
 		e.errs = append(e.errs, err)
@@ -170,7 +184,7 @@ func (e envError) Unwrap() []error { return e }
 
 // Secrets returns the values of the settings that must never appear in logs or messages.
 func (s Settings) Secrets() []string {
-	return []string{s.CryptoPassword, s.APIKey}
+	return []string{s.CryptoPassword, s.APIKey, s.ObjectStorageToken}
 }
 
 type envReader struct {

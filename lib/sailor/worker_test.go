@@ -61,8 +61,10 @@ func TestHandleDataHeadersAndProperties(t *testing.T) {
 				t.Errorf("v%d: header %s = %#v, want an integer", version, k, h[k])
 			}
 		}
-		if id, _ := h["messageId"].(string); len(id) != 36 || id == "f45be600-f770-11e6-b42d-b187bfbf19fd" {
-			t.Errorf("v%d: messageId = %q, want a fresh uuid", version, id)
+		// The emitted message's own id, which the next step's component
+		// sees as msg.id, is its messageId, as the official sailors do.
+		if id := h["messageId"]; id != "f45be600-f770-11e6-b42d-b187bfbf19fd" || decodeData(t, w, out[0])["id"] != id {
+			t.Errorf("v%d: messageId = %q, want the message's id", version, id)
 		}
 		m := out[0].msg
 		if m.ContentType != "application/json" || m.ContentEncoding != "utf8" || m.DeliveryMode != 1 ||
@@ -91,8 +93,14 @@ func TestHandleFreshMessageIDPerEmit(t *testing.T) {
 	for _, p := range fp.all() {
 		ids[p.msg.Headers["messageId"]] = true
 	}
-	if len(ids) != 3 {
-		t.Errorf("%d distinct messageIds for 3 data events", len(ids))
+	// The first keeps its id; the repeats get fresh ones, which become their ids.
+	if len(ids) != 3 || !ids["same"] {
+		t.Errorf("messageIds %v for 3 data events with the id \"same\"", ids)
+	}
+	for _, p := range fp.all() {
+		if decodeData(t, w, p)["id"] != p.msg.Headers["messageId"] {
+			t.Errorf("message id %v, messageId %v", decodeData(t, w, p)["id"], p.msg.Headers["messageId"])
+		}
 	}
 }
 
@@ -150,7 +158,7 @@ func TestHandlePassthrough(t *testing.T) {
 		w.handle(context.Background(), inputDelivery(t, w, input, amqp.Table{"stepId": "step_1"}, 1), alwaysLive)
 		pt := decodeData(t, w, fp.all()[0])["passthrough"].(map[string]any)
 		got, _ := json.Marshal(pt)
-		want := `{"step_2":{"body":{"hai":"there","id":"someId"},"headers":{"x-custom-component-header":"123_abc"},"id":"f45be600-f770-11e6-b42d-b187bfbf19fd"},"step_oth":{"body":{"kept":true}}}`
+		want := `{"step_2":{"attachments":{},"body":{"hai":"there","id":"someId"},"headers":{"x-custom-component-header":"123_abc"},"id":"f45be600-f770-11e6-b42d-b187bfbf19fd","metadata":{}},"step_oth":{"body":{"kept":true}}}`
 		if string(got) != want {
 			t.Errorf("passthrough %s\nwant        %s", got, want)
 		}

@@ -71,6 +71,9 @@ type Options struct {
 	NoValidation bool
 	// Faults are injected failures for tests and benchmarks.
 	Faults Faults
+	// Objects, when set, is served under /objects beside the API: the
+	// platform's object storage for lightweight messages.
+	Objects *ObjectStore
 	// Logger gets one debug line per request (method, path, operation,
 	// status, duration; never queries, bodies or tokens). Nil: no logging.
 	Logger *slog.Logger
@@ -234,6 +237,13 @@ func New(opts Options) (*Sandbox, error) {
 	}
 	s.opCount = map[string]*atomic.Int64{}
 	s.handler = s.routes()
+	if opts.Objects != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/objects", opts.Objects)
+		mux.Handle("/objects/", opts.Objects)
+		mux.Handle("/", s.handler)
+		s.handler = mux
+	}
 	return s, nil
 }
 
