@@ -57,3 +57,12 @@ func TestPanicInACommandIsAnErrorNotACrash(t *testing.T) {
 		t.Fatalf("err %v, stderr %q", err, stderr.String())
 	}
 }
+
+func TestAutoResolvesObjects(t *testing.T) {
+	desc := []byte(`{"actions":{"keeps":{"autoResolveObjectReferences":false},"plain":{}},"triggers":{"t":{"autoResolveObjectReferences":true}}}`)
+	for fn, want := range map[string]bool{"keeps": false, "plain": true, "t": true, "unknown": true} {
+		if got := autoResolvesObjects(desc, fn); got != want {
+			t.Errorf("%s: %v, want %v", fn, got, want)
+		}
+	}
+}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 
+	connector "github.com/fitbitplus/connector"
 	"github.com/fitbitplus/connector/lib/sailor"
 )
 
@@ -38,14 +40,36 @@ func cmdRun(ctx context.Context, c *cli, args []string) error {
 		return &exitError{code: 1, err: err}
 	}
 	err = sailor.Run(ctx, s, sailor.Deps{
-		Functions: functions(),
-		API:       api,
-		Logger:    log,
-		Secrets:   c.Secrets,
-		Hostname:  hostname,
+		Functions:            functions(),
+		API:                  api,
+		Logger:               log,
+		Secrets:              c.Secrets,
+		KeepObjectReferences: !autoResolvesObjects(connector.ComponentJSON, s.Function),
+		Hostname:             hostname,
 	})
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
 	return nil
+}
+
+// autoResolvesObjects reads a function's autoResolveObjectReferences in
+// component.json: true unless it is false, as the official sailor reads it.
+func autoResolvesObjects(componentJSON []byte, function string) bool {
+	var c struct {
+		Actions, Triggers map[string]struct {
+			AutoResolve *bool `json:"autoResolveObjectReferences"`
+		}
+	}
+	if json.Unmarshal(componentJSON, &c) != nil {
+		return true
+	}
+	for _, fns := range []map[string]struct {
+		AutoResolve *bool `json:"autoResolveObjectReferences"`
+	}{c.Triggers, c.Actions} {
+		if f, ok := fns[function]; ok && f.AutoResolve != nil {
+			return *f.AutoResolve
+		}
+	}
+	return true
 }

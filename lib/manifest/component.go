@@ -148,5 +148,16 @@ func (c *Component) Merge(overlay *Component) error {
 			(*kind.dst)[name] = (*kind.src)[name]
 		}
 	}
+	// Top-level keys the generator does not make (sailor_version) come from
+	// the overlay as they are.
+	for _, k := range slices.Sorted(maps.Keys(overlay.Extra)) {
+		if c.Extra == nil {
+			c.Extra = Extra{}
+		}
+		if _, clash := c.Extra[k]; clash {
+			return fmt.Errorf("overlay key %q: the generated descriptor already has it", k)
+		}
+		c.Extra[k] = overlay.Extra[k]
+	}
 	return nil
 }
