@@ -88,6 +88,14 @@ func (x *execution) fail(ctx context.Context, err error) error {
 	return reported(err)
 }
 
+// refuse ends an input that the function does not get: an error event, then
+// reject.
+func (x *execution) refuse(ctx context.Context, err error) outcome {
+	_ = x.fail(ctx, err)
+	x.finish()
+	return outcomeReject
+}
+
 // Data implements component.Emitter.
 func (x *execution) Data(ctx context.Context, m *component.Message) error {
 	if err := x.begin(); err != nil {

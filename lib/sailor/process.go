@@ -40,27 +40,24 @@ func (o outcome) String() string {
 // still be settled (its delivery's channel is open).
 func (w *worker) handle(ctx context.Context, d *amqp.Delivery, live func() bool) outcome {
 	in := readIncoming(d.Headers, nowMs())
-	log := w.log.With("threadId", in.threadID, "messageId", in.messageID, "parentMessageId", in.parentMessageID)
+	ids := []any{"threadId", in.threadID, "messageId", in.messageID, "parentMessageId", in.parentMessageID}
+	log := w.log.With(ids...)
+	x := &execution{w: w, d: d, in: in, log: log, live: live}
 	if limit := w.settings.IncomingMessageSizeLimit; len(d.Body) > limit {
 		// Refused before decrypting: decoding takes a few times its size.
 		log.Error("rejecting an input over the size limit", "bytes", len(d.Body), "limit", limit)
-		x := &execution{w: w, d: d, in: in, log: log, live: live, omitInput: true}
-		_ = x.fail(ctx, fmt.Errorf("Incoming message size %d exceeds limit of %d.", len(d.Body), limit)) //nolint:staticcheck // worded as the outgoing limit's error
-		x.finish()
-		return outcomeReject
+		x.omitInput = true
+		return x.refuse(ctx, fmt.Errorf("Incoming message size %d exceeds limit of %d.", len(d.Body), limit)) //nolint:staticcheck // worded as the outgoing limit's error
 	}
 	msg, err := w.decode(d, in.protocolVersion)
 	if err != nil {
 		log.Error("rejecting a message that cannot be decoded", "err", err, "protocolVersion", in.protocolVersion, "bytes", len(d.Body))
 		return outcomeReject
 	}
+	x.input = msg
 	if !w.deps.KeepObjectReferences {
 		if err := w.resolveObjects(ctx, msg); err != nil {
-			// The function never runs on a body left as {}.
-			x := &execution{w: w, d: d, in: in, input: msg, log: log, live: live}
-			_ = x.fail(ctx, err)
-			x.finish()
-			return outcomeReject
+			return x.refuse(ctx, err) // the function never runs on a body left as {}
 		}
 	}
 	if log.Enabled(ctx, slog.LevelDebug) {
@@ -69,7 +66,7 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery, live func() bool)
 			"body_fields", bodyFields(msg.Body), "headers", slices.Sorted(maps.Keys(msg.Headers)))
 	}
 	cfg, snapshot := w.state.forMessage()
-	x := &execution{w: w, d: d, in: in, input: msg, cfg: cfg, log: log, live: live}
+	x.cfg = cfg
 	execMsg := *msg
 	execMsg.Headers = maps.Clone(msg.Headers)
 	if in.replyTo != "" {
@@ -77,8 +74,7 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery, live func() bool)
 	}
 	ex := &component.Exec{
 		Msg: &execMsg, Cfg: cfg, Snapshot: snapshot, Vars: w.state.variables, Emit: x,
-		Log: w.componentLog.With("threadId", in.threadID, "messageId", in.messageID, "parentMessageId", in.parentMessageID),
-		API: w.api,
+		Log: w.componentLog.With(ids...), API: w.api,
 	}
 	err = w.call(ctx, x, ex)
 	var rb *component.ReboundError
