@@ -44,16 +44,24 @@ const (
 	OutputBundle   = "bundle"   // a transaction Bundle safe to post twice
 )
 
+// resourceInput is the JSON:API document in body's field, or body itself
+// when it is one (a message straight from a fetch action); prefix is what
+// names its fields in errors.
+func resourceInput(body map[string]any, field string) (raw []byte, prefix string, err error) {
+	doc, prefix := body[field], field+"."
+	if doc == nil && (body["data"] != nil || body["attributes"] != nil) {
+		doc, prefix = body, ""
+	}
+	raw, err = jsonInput(doc, field)
+	return raw, prefix, err
+}
+
 func toFhirObservation(ctx context.Context, ex *component.Exec) error {
 	body, err := ex.Msg.BodyObject()
 	if err != nil {
 		return err
 	}
-	metric, prefix := body["metric"], "metric."
-	if metric == nil && (body["data"] != nil || body["attributes"] != nil) {
-		metric, prefix = body, ""
-	}
-	raw, err := jsonInput(metric, "metric")
+	raw, prefix, err := resourceInput(body, "metric")
 	if err != nil {
 		return err
 	}
@@ -127,11 +135,7 @@ func toFhirPatient(ctx context.Context, ex *component.Exec) error {
 	if err != nil {
 		return err
 	}
-	patient, prefix := body["patient"], "patient."
-	if patient == nil && (body["data"] != nil || body["attributes"] != nil) {
-		patient, prefix = body, ""
-	}
-	raw, err := jsonInput(patient, "patient")
+	raw, prefix, err := resourceInput(body, "patient")
 	if err != nil {
 		return err
 	}
