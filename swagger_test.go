@@ -22,7 +22,7 @@ import (
 	connector "github.com/fitbitplus/connector"
 )
 
-// specOp is one row of the operations table of api-facts.md.
+// specOp is one operation of the API as its documentation lists it (58 in all).
 type specOp struct {
 	id, method, path string
 	status           int // the documented 2xx status
