@@ -112,7 +112,6 @@ func (l *link) consume(gen uint64) error {
 		return fmt.Errorf("consume %q: %w", w.settings.ListenMessagesOn, err)
 	}
 	l.sess = &session{gen: gen, ch: ch, tag: tag, deliveries: deliveries, closed: closed}
-	w.tracker.setGeneration(gen)
 	return nil
 }
 

@@ -18,7 +18,6 @@ import (
 // that share a messageId are never dropped.
 type tracker struct {
 	mu      sync.Mutex
-	gen     uint64 // the current consumer generation
 	pending map[string][]*entry
 	busy    int           // inputs in process
 	idleCh  chan struct{} // closed while busy == 0
@@ -45,13 +44,6 @@ func newTracker(log *slog.Logger) *tracker {
 	idle := make(chan struct{})
 	close(idle)
 	return &tracker{pending: map[string][]*entry{}, idleCh: idle, log: log, now: time.Now}
-}
-
-// setGeneration starts tracking a new consumer.
-func (t *tracker) setGeneration(gen uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.gen = gen
 }
 
 // admit registers a delivery of sess. It returns nil when the delivery is a

@@ -66,7 +66,6 @@ func newTestTracker() *tracker { return newTracker(slog.New(slog.NewTextHandler(
 func TestTrackerSettlesOnLiveChannel(t *testing.T) {
 	tr := newTestTracker()
 	ch := &fakeAcker{}
-	tr.setGeneration(1)
 	e := tr.admit(delivery(ch, 1, "m1", "b", false), sess(1, ch))
 	tr.complete(e, outcomeAck)
 	e = tr.admit(delivery(ch, 2, "m2", "b", false), sess(1, ch))
@@ -79,17 +78,14 @@ func TestTrackerSettlesOnLiveChannel(t *testing.T) {
 func TestTrackerAcksThroughRedeliveredCopy(t *testing.T) {
 	tr := newTestTracker()
 	old := &fakeAcker{}
-	tr.setGeneration(1)
 	e := tr.admit(delivery(old, 1, "m1", "body", false), sess(1, old))
 	old.close() // the read connection dies while m1 is processed
-	tr.setGeneration(2)
 	live := &fakeAcker{}
 	if dup := tr.admit(delivery(live, 7, "m1", "body", true), sess(2, live)); dup != nil {
 		t.Fatal("the redelivered copy was dispatched again")
 	}
 	// Killed again: a third copy on generation 3.
 	live.close()
-	tr.setGeneration(3)
 	third := &fakeAcker{}
 	if dup := tr.admit(delivery(third, 9, "m1", "body", true), sess(3, third)); dup != nil {
 		t.Fatal("the second copy was dispatched again")
@@ -103,9 +99,7 @@ func TestTrackerAcksThroughRedeliveredCopy(t *testing.T) {
 func TestTrackerCopyArrivingAfterFinish(t *testing.T) {
 	tr := newTestTracker()
 	old := &fakeAcker{closed: true}
-	tr.setGeneration(1)
 	e := tr.admit(delivery(old, 1, "m1", "body", false), sess(1, old))
-	tr.setGeneration(2)
 	tr.complete(e, outcomeReject)
 	if tr.unsettled() != 1 {
 		t.Fatal("finished input not kept for its copy")
@@ -122,7 +116,6 @@ func TestTrackerCopyArrivingAfterFinish(t *testing.T) {
 func TestTrackerKeepsDistinctMessagesSharingAnID(t *testing.T) {
 	tr := newTestTracker()
 	ch := &fakeAcker{}
-	tr.setGeneration(1)
 	// prefetch > 1: the official sailor gives several outputs of one input the same messageId.
 	a := tr.admit(delivery(ch, 1, "shared", "a", false), sess(1, ch))
 	b := tr.admit(delivery(ch, 2, "shared", "b", false), sess(1, ch))
@@ -148,7 +141,6 @@ func TestTrackerKeepsDistinctMessagesSharingAnID(t *testing.T) {
 func TestTrackerLiveFollowsTheCopy(t *testing.T) {
 	tr := newTestTracker()
 	old := &fakeAcker{}
-	tr.setGeneration(1)
 	e := tr.admit(delivery(old, 1, "m1", "body", false), sess(1, old))
 	if !tr.live(e) {
 		t.Fatal("an input on an open channel is not live")
@@ -157,7 +149,6 @@ func TestTrackerLiveFollowsTheCopy(t *testing.T) {
 	if tr.live(e) {
 		t.Fatal("an input on a closed channel is live")
 	}
-	tr.setGeneration(2)
 	fresh := &fakeAcker{}
 	tr.admit(delivery(fresh, 5, "m1", "body", true), sess(2, fresh))
 	if !tr.live(e) {
@@ -174,11 +165,9 @@ func TestTrackerLiveFollowsTheCopy(t *testing.T) {
 func TestTrackerLeaveForgetsTheInput(t *testing.T) {
 	tr := newTestTracker()
 	old := &fakeAcker{}
-	tr.setGeneration(1)
 	e := tr.admit(delivery(old, 1, "m1", "body", false), sess(1, old))
 	old.close()
 	tr.complete(e, outcomeLeave)
-	tr.setGeneration(2)
 	fresh := &fakeAcker{}
 	if tr.admit(delivery(fresh, 2, "m1", "body", true), sess(2, fresh)) == nil {
 		t.Fatal("the copy of an input left for redelivery was taken for a duplicate")
@@ -194,7 +183,6 @@ func TestTrackerWaitLeavesNoGoroutine(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	tr := newTestTracker()
 	ch := &fakeAcker{}
-	tr.setGeneration(1)
 	if !tr.wait(time.Millisecond) {
 		t.Fatal("wait with nothing in process timed out")
 	}
