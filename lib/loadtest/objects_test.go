@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fitbitplus/connector/lib/loadtest"
+	"github.com/fitbitplus/connector/lib/sailor"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -328,14 +329,11 @@ func TestLightweightPassthroughChain(t *testing.T) {
 		default:
 			r.publishRaw(outs[i-1].ID, prev.Body, prev.Headers)
 		}
-		prev = r.takeOutput(insp, s.step, 30*time.Second)
+		prev = takeOutput(t, insp, r.top, r.cipher, s.step, 30*time.Second)
 		if _, err := w.Stop(15 * time.Second); err != nil {
 			t.Fatal(err)
 		}
-		plain, err := r.cipher.DecryptMessage(prev.Body, int(prev.Headers["protocolVersion"].(int64)))
-		if err != nil {
-			t.Fatalf("%s: %v", s.step, err)
-		}
+		plain := decryptData(t, r.cipher, prev)
 		plains = append(plains, plain)
 		outs = append(outs, decodeEnvelope(t, plain))
 		if got := keys(outs[i].Passthrough); !reflect.DeepEqual(got, stepNames(i+1)) {
@@ -399,40 +397,57 @@ func jsonEqual(a, b []byte) bool {
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
-// takeOutput waits (bounded) for one message on the data queue; an error
-// event instead fails the test with its message.
-func (r *rig) takeOutput(insp *loadtest.Inspector, step string, timeout time.Duration) amqp.Delivery {
-	r.t.Helper()
+// takeOutput waits (bounded) for one message on top's data queue; an
+// error event instead fails the test with its message.
+func takeOutput(t *testing.T, insp *loadtest.Inspector, top *loadtest.Topology, c *sailor.Cipher, step string, timeout time.Duration) amqp.Delivery {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		d, ok, err := insp.Get(r.top.DataQueue)
+		d, ok, err := insp.Get(top.DataQueue)
 		if err != nil {
-			r.t.Fatal(err)
+			t.Fatal(err)
 		}
 		if ok {
 			return d
 		}
-		if e, ok, _ := insp.Get(r.top.ErrorQueue); ok {
-			r.t.Fatalf("%s emitted an error: %s", step, r.errorMessage(e.Body))
+		if e, ok, _ := insp.Get(top.ErrorQueue); ok {
+			t.Fatalf("%s emitted an error: %s", step, errorMessage(c, e.Body))
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("%s: no output within %v", step, timeout)
+			t.Fatalf("%s: no output within %v", step, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // errorMessage decrypts an error event's error.
-func (r *rig) errorMessage(body []byte) string {
+func errorMessage(c *sailor.Cipher, body []byte) string {
 	var p struct {
 		Error string `json:"error"`
 	}
 	if err := json.Unmarshal(body, &p); err != nil {
 		return fmt.Sprintf("undecodable error event: %v", err)
 	}
-	plain, err := r.cipher.DecryptMessage([]byte(p.Error), 1)
+	plain, err := c.DecryptMessage([]byte(p.Error), 1)
 	if err != nil {
 		return fmt.Sprintf("undecryptable error event: %v", err)
 	}
 	return string(plain)
+}
+
+// decryptData decrypts a data message for the protocol version its header
+// names.
+func decryptData(t *testing.T, c *sailor.Cipher, d amqp.Delivery) []byte {
+	t.Helper()
+	v := 1
+	if n, ok := d.Headers["protocolVersion"].(int64); ok {
+		v = int(n)
+	} else if n, ok := d.Headers["protocolVersion"].(int8); ok {
+		v = int(n)
+	}
+	plain, err := c.DecryptMessage(d.Body, v)
+	if err != nil {
+		t.Fatalf("decrypt output: %v", err)
+	}
+	return plain
 }
