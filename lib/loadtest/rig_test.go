@@ -32,6 +32,7 @@ type rig struct {
 	col      *loadtest.Collector
 	input    func(int) any
 	bin      string
+	objects  *sandbox.ObjectStore // with rigOptions.objects: served beside the sandbox
 }
 
 type rigOptions struct {
@@ -41,6 +42,7 @@ type rigOptions struct {
 	topology   loadtest.TopologyOptions
 	persistent bool
 	noCollect  bool // start the collector later (rig.collect)
+	objects    bool // serve a stand-in object store beside the sandbox; the workers use it
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
@@ -50,6 +52,10 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	}
 	r := &rig{t: t, url: o.url}
 	o.sandbox.Clients = map[string]string{loadtest.ClientID: loadtest.ClientSecret}
+	if o.objects {
+		r.objects = sandbox.NewObjectStore(objectToken, nil)
+		o.sandbox.Objects = r.objects
+	}
 	sb, err := sandbox.New(o.sandbox)
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +136,10 @@ func (r *rig) publish(prefix string, n int) []string {
 // dead-letters back into the input) and extra settings.
 func (r *rig) env(prefetch int, extra map[string]string) map[string]string {
 	e := map[string]string{"ELASTICIO_REBOUND_INITIAL_EXPIRATION": "200", "LOG_LEVEL": "info"}
+	if r.objects != nil {
+		e["ELASTICIO_OBJECT_STORAGE_URI"] = strings.TrimSuffix(r.api, sandbox.BasePath)
+		e["ELASTICIO_OBJECT_STORAGE_TOKEN"] = objectToken
+	}
 	for k, v := range extra {
 		e[k] = v
 	}

@@ -105,10 +105,17 @@ type Worker struct {
 // StartWorker runs bin with args ("run") and exactly env (plus PATH and
 // HOME), capturing stdout and stderr together.
 func StartWorker(bin string, env map[string]string, args ...string) (*Worker, error) {
+	return StartWorkerIn("", bin, env, args...)
+}
+
+// StartWorkerIn is StartWorker in the working directory dir ("": this
+// process's), as the official sailor runs in its component's directory.
+func StartWorkerIn(dir, bin string, env map[string]string, args ...string) (*Worker, error) {
 	if len(args) == 0 {
 		args = []string{"run"}
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
