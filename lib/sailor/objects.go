@@ -204,10 +204,11 @@ func objectGetError(id string, err error) error {
 	return fmt.Errorf("Failed to get message body with id=%s: %w", id, err) //nolint:staticcheck // the official wording
 }
 
-// lighten uploads the body of out and of each passthrough entry (but the
-// step's own, added after) that has no object yet, when together they exceed
-// OBJECT_STORAGE_SIZE_THRESHOLD: each is then {} with the object's id in its
-// headers.
+// lighten, when the body of out and those of the passthrough entries (but
+// the step's own, added after) together exceed
+// OBJECT_STORAGE_SIZE_THRESHOLD, uploads out's body and each entry's that is
+// not stored yet; each is then {} with the object's id in its headers (an
+// id out's headers already carried is replaced).
 func (x *execution) lighten(ctx context.Context, out *component.Message, pt map[string]json.RawMessage) error {
 	total := len(out.Body)
 	entries := map[string]*component.Message{}
@@ -224,9 +225,6 @@ func (x *execution) lighten(ctx context.Context, out *component.Message, pt map[
 	s := &x.w.settings
 	requestID := "f:" + s.FlowID + ";s:" + s.StepID + ";m:" + out.ID
 	upload := func(m *component.Message) error {
-		if objectID(m.Headers) != "" || len(m.Body) == 0 {
-			return nil
-		}
 		id, err := x.w.objects.put(ctx, m.Body, requestID)
 		if err != nil {
 			return fmt.Errorf("Lightweight message/passthrough body upload error: %w", err) //nolint:staticcheck // the official wording
@@ -239,11 +237,15 @@ func (x *execution) lighten(ctx context.Context, out *component.Message, pt map[
 		m.Body = json.RawMessage("{}")
 		return nil
 	}
-	if err := upload(out); err != nil {
-		return err
+	if !emptyBody(out.Body) {
+		if err := upload(out); err != nil {
+			return err
+		}
 	}
 	for step, e := range entries {
-		if err := upload(e); err != nil {
+		if objectID(e.Headers) != "" {
+			e.Body = json.RawMessage("{}") // already stored: the reference alone travels
+		} else if err := upload(e); err != nil {
 			return err
 		}
 		b, err := e.MarshalJSON()
