@@ -16,6 +16,7 @@ import (
 	"github.com/fitbitplus/connector/lib/fitbitplus"
 	"github.com/fitbitplus/connector/lib/localrun"
 	"github.com/fitbitplus/connector/lib/rest"
+	"github.com/fitbitplus/connector/lib/sailor"
 	"github.com/fitbitplus/connector/lib/sandbox"
 )
 
@@ -36,6 +37,8 @@ func cmdExec(ctx context.Context, c *cli, args []string) error {
 	configArg := fs.String("config", "", "step configuration (credential and step fields): a JSON object or a file holding one")
 	snapshotArg := fs.String("snapshot", "", "the step's snapshot before the first message: a JSON object or a file holding one")
 	useSandbox := fs.Bool("sandbox", false, "run against the in-process sandbox")
+	objects := fs.String("object-storage", "", "object storage URI: resolve inputs that refer to it (lightweight messages), "+
+		"with ELASTICIO_OBJECT_STORAGE_TOKEN and ELASTICIO_MESSAGE_CRYPTO_PASSWORD / _IV")
 	name, rest := splitName(args)
 	if err := fs.Parse(rest); err != nil {
 		return flagError(err)
@@ -68,6 +71,11 @@ func cmdExec(ctx context.Context, c *cli, args []string) error {
 		return &exitError{code: 2, err: err}
 	}
 
+	if *objects != "" {
+		if err := resolveInputs(ctx, c, *objects, inputs); err != nil {
+			return err
+		}
+	}
 	if *useSandbox {
 		sb, err := startSandbox()
 		if err != nil {
@@ -300,4 +308,20 @@ func stderrLogger(c *cli) *slog.Logger {
 	level := slog.LevelWarn
 	_ = level.UnmarshalText([]byte(c.Getenv("LOG_LEVEL")))
 	return slog.New(slog.NewJSONHandler(c.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// resolveInputs puts in place the bodies that inputs keep in object storage,
+// as the worker does.
+func resolveInputs(ctx context.Context, c *cli, uri string, inputs []*component.Message) error {
+	cipher, err := sailor.NewCipher(c.Getenv("ELASTICIO_MESSAGE_CRYPTO_PASSWORD"), c.Getenv("ELASTICIO_MESSAGE_CRYPTO_IV"))
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--object-storage: %w", err)}
+	}
+	store := sailor.NewObjectStorage(uri, c.Getenv("ELASTICIO_OBJECT_STORAGE_TOKEN"), cipher, sailor.DefaultIncomingMessageSizeLimit)
+	for _, msg := range inputs {
+		if err := store.Resolve(ctx, msg); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+	}
+	return nil
 }

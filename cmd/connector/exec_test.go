@@ -15,6 +15,8 @@ import (
 	"github.com/fitbitplus/connector/actions"
 	"github.com/fitbitplus/connector/lib/fitbitplus/fitbitplustest"
 	"github.com/fitbitplus/connector/lib/rest"
+	"github.com/fitbitplus/connector/lib/sailor"
+	"github.com/fitbitplus/connector/lib/sandbox"
 )
 
 // runCLIWith runs the binary's entry point in process with the given stdin.
@@ -292,5 +294,31 @@ func TestExecRedactsTheConfigSecrets(t *testing.T) {
 	}
 	if strings.Contains(out+errOut, secret) {
 		t.Errorf("the secret was printed:\n%s\n%s", out, errOut)
+	}
+}
+
+// TestExecResolvesLightweightInputs: an input whose body is in object
+// storage is run on that body, as the worker would.
+func TestExecResolvesLightweightInputs(t *testing.T) {
+	store := sandbox.NewObjectStore("tok-123456", nil)
+	srv := httptest.NewServer(store)
+	defer srv.Close()
+	env := map[string]string{"ELASTICIO_OBJECT_STORAGE_TOKEN": "tok-123456",
+		"ELASTICIO_MESSAGE_CRYPTO_PASSWORD": "exec-crypto-pw", "ELASTICIO_MESSAGE_CRYPTO_IV": "0123456789abcdef"}
+	cipher, err := sailor.NewCipher(env["ELASTICIO_MESSAGE_CRYPTO_PASSWORD"], env["ELASTICIO_MESSAGE_CRYPTO_IV"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	metric := `{"metric":{"data":{"type":"patient_health_metric","id":"m1","attributes":{"type":"weight","value":70,"unit":"kg","occurred_at":"2026-11-01T07:30:00Z"},"relationships":{"patient":{"data":{"type":"patient","id":"p1"}}}}}}`
+	id := store.Put(cipher.Encrypt([]byte(metric)))
+	in := `{"headers":{"x-ipaas-object-storage-id":"` + id + `"},"body":{}}`
+	code, out, errOut := runCLIWith(t, in, env, "exec", "toFhirObservation", "--object-storage", srv.URL)
+	if code != 0 || !strings.Contains(out, `"resourceType":"Observation"`) || !strings.Contains(out, "29463-7") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	code, _, errOut = runCLIWith(t, `{"headers":{"x-ipaas-object-storage-id":"missing"},"body":{}}`, env,
+		"exec", "toFhirObservation", "--object-storage", srv.URL)
+	if code != 1 || !strings.Contains(errOut, "Failed to get message body with id=missing") {
+		t.Errorf("a missing object: exit %d, stderr %s", code, errOut)
 	}
 }

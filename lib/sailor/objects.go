@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/fitbitplus/connector/lib/component"
@@ -26,10 +27,10 @@ const (
 	objectMaxDelay = 15 * time.Second
 )
 
-// objectStore is the platform's object storage: the bodies of lightweight
+// ObjectStorage is the platform's object storage: the bodies of lightweight
 // messages, encrypted (raw AES-256-CBC, the message key and IV), behind a
-// bearer token.
-type objectStore struct {
+// bearer token. A nil *ObjectStorage is none: references are errors.
+type ObjectStorage struct {
 	base, token string
 	hc          *http.Client
 	cipher      *Cipher
@@ -37,11 +38,18 @@ type objectStore struct {
 	sleep       func(ctx context.Context, d time.Duration) error
 }
 
+// NewObjectStorage is the client of the object storage at uri (objects at
+// uri/objects); an object larger than maxBytes is refused unread.
+func NewObjectStorage(uri, token string, c *Cipher, maxBytes int) *ObjectStorage {
+	return &ObjectStorage{base: strings.TrimRight(uri, "/"), token: token, hc: &http.Client{}, cipher: c,
+		maxBytes: maxBytes, sleep: sleepCtx}
+}
+
 var errNoObjectStorage = errors.New("the message refers to object storage, but none is configured (OBJECT_STORAGE_URI)")
 
 // get downloads and decrypts object id; its body must be JSON. The object is
 // held once: decrypted in the buffer it was read into.
-func (o *objectStore) get(ctx context.Context, id string) (json.RawMessage, error) {
+func (o *ObjectStorage) get(ctx context.Context, id string) (json.RawMessage, error) {
 	if o == nil {
 		return nil, errNoObjectStorage
 	}
@@ -84,7 +92,7 @@ func (o *objectStore) get(ctx context.Context, id string) (json.RawMessage, erro
 }
 
 // put encrypts and uploads plain and returns the new object's id.
-func (o *objectStore) put(ctx context.Context, plain []byte, requestID string) (string, error) {
+func (o *ObjectStorage) put(ctx context.Context, plain []byte, requestID string) (string, error) {
 	if o == nil {
 		return "", errNoObjectStorage
 	}
@@ -117,7 +125,7 @@ func (o *objectStore) put(ctx context.Context, plain []byte, requestID string) (
 	return id, err
 }
 
-func (o *objectStore) do(req *http.Request) (*http.Response, error) {
+func (o *ObjectStorage) do(req *http.Request) (*http.Response, error) {
 	req.Header.Set("Authorization", "Bearer "+o.token)
 	resp, err := o.hc.Do(req)
 	var ue *url.Error
@@ -129,7 +137,7 @@ func (o *objectStore) do(req *http.Request) (*http.Response, error) {
 
 // retry runs attempt, each under objectTimeout, retrying objectRetries times
 // when it says so, after 100 ms·2^n plus jitter (at most objectMaxDelay).
-func (o *objectStore) retry(ctx context.Context, attempt func(context.Context) (retry bool, err error)) error {
+func (o *ObjectStorage) retry(ctx context.Context, attempt func(context.Context) (retry bool, err error)) error {
 	for n := 0; ; n++ {
 		actx, cancel := context.WithTimeout(ctx, objectTimeout)
 		again, err := attempt(actx)
@@ -158,18 +166,18 @@ func objectID(h map[string]any) string {
 	return s
 }
 
-// resolveObjects replaces the body of msg and of each passthrough entry that
-// refers to an object by the object's content; the reference header stays.
-func (w *worker) resolveObjects(ctx context.Context, msg *component.Message) error {
+// Resolve replaces the body of msg and of each passthrough entry that refers
+// to an object by the object's content; the reference header stays.
+func (o *ObjectStorage) Resolve(ctx context.Context, msg *component.Message) error {
 	if id := objectID(msg.Headers); id != "" {
-		body, err := w.objects.get(ctx, id)
+		body, err := o.get(ctx, id)
 		if err != nil {
 			return objectGetError(id, err)
 		}
 		msg.Body = body
 	}
 	for step, raw := range msg.Passthrough {
-		entry, ok, err := w.resolveEntry(ctx, raw)
+		entry, ok, err := o.resolveEntry(ctx, raw)
 		if err != nil {
 			return err
 		}
@@ -182,7 +190,7 @@ func (w *worker) resolveObjects(ctx context.Context, msg *component.Message) err
 
 // resolveEntry resolves one passthrough entry; ok is false when it refers
 // to no object.
-func (w *worker) resolveEntry(ctx context.Context, raw json.RawMessage) (json.RawMessage, bool, error) {
+func (o *ObjectStorage) resolveEntry(ctx context.Context, raw json.RawMessage) (json.RawMessage, bool, error) {
 	var e component.Message
 	if e.UnmarshalJSON(raw) != nil {
 		return nil, false, nil // not an envelope: forwarded as it came
@@ -191,7 +199,7 @@ func (w *worker) resolveEntry(ctx context.Context, raw json.RawMessage) (json.Ra
 	if id == "" {
 		return nil, false, nil
 	}
-	body, err := w.objects.get(ctx, id)
+	body, err := o.get(ctx, id)
 	if err != nil {
 		return nil, false, objectGetError(id, err)
 	}
@@ -266,7 +274,7 @@ func (x *execution) inlineObjects(ctx context.Context, pt map[string]json.RawMes
 		if e.UnmarshalJSON(raw) != nil || objectID(e.Headers) == "" || !emptyBody(e.Body) {
 			continue
 		}
-		entry, _, err := x.w.resolveEntry(ctx, raw)
+		entry, _, err := x.w.objects.resolveEntry(ctx, raw)
 		if err != nil {
 			return err
 		}

@@ -56,7 +56,7 @@ func (w *worker) handle(ctx context.Context, d *amqp.Delivery, live func() bool)
 	}
 	x.input = msg
 	if !w.deps.KeepObjectReferences {
-		if err := w.resolveObjects(ctx, msg); err != nil {
+		if err := w.objects.Resolve(ctx, msg); err != nil {
 			return x.refuse(ctx, err) // the function never runs on a body left as {}
 		}
 	}

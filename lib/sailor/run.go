@@ -52,7 +52,7 @@ type worker struct {
 	secrets         *secrets.Redactor
 	cipher          *Cipher
 	platform        *platform
-	objects         *objectStore // nil without OBJECT_STORAGE_URI
+	objects         *ObjectStorage // nil without OBJECT_STORAGE_URI
 	api             component.APIProvider
 	fn              component.Function
 	state           *stepState
@@ -103,8 +103,7 @@ func newWorker(s Settings, d Deps) (*worker, error) {
 	}
 	w.cipher = c
 	if s.ObjectStorageURI != "" {
-		w.objects = &objectStore{base: s.ObjectStorageURI, token: s.ObjectStorageToken, hc: &http.Client{},
-			cipher: c, maxBytes: s.IncomingMessageSizeLimit, sleep: sleepCtx}
+		w.objects = NewObjectStorage(s.ObjectStorageURI, s.ObjectStorageToken, c, s.IncomingMessageSizeLimit)
 	}
 	w.state = newStepState(stepData{})
 	w.tracker = newTracker(w.log)

@@ -9,6 +9,10 @@ import (
 	"unicode"
 )
 
+// DefaultIncomingMessageSizeLimit bounds an input (ELASTICIO_INCOMING_MESSAGE_SIZE_LIMIT):
+// the platform's message limit.
+const DefaultIncomingMessageSizeLimit = 10 << 20
+
 // Settings is the worker's configuration, read once from the ELASTICIO_*
 // environment by LoadSettings with the official sailor's parsing rules.
 type Settings struct {
