@@ -59,6 +59,7 @@ type options struct {
 	quorum, brokerOnly        bool
 	relayProcess              bool
 	withRelay                 bool
+	lightweight               bool
 	prefill                   bool
 	noValidate                bool
 	latency, tokenLife        time.Duration
@@ -85,6 +86,7 @@ func parseOptions(args []string, stderr io.Writer) (options, []int, []int, error
 	fs.BoolVar(&o.quorum, "quorum", false, "make the input queue a quorum queue")
 	fs.BoolVar(&o.brokerOnly, "broker-only", false, "measure the broker alone: a relay that republishes with confirm and acks, no worker")
 	fs.BoolVar(&o.relayProcess, "relay-process", false, "with --broker-only: run the relay as its own process (its CPU and RSS measured like a worker's)")
+	fs.BoolVar(&o.lightweight, "lightweight", false, "inputs and outputs through object storage (a stand-in beside the sandbox)")
 	fs.BoolVar(&o.withRelay, "with-relay", false, "run the relay process before the worker in every repeat and report their ratios")
 	fs.BoolVar(&o.prefill, "prefill", false, "publish all inputs before launching the worker and measure the drain (no latency figures)")
 	fs.DurationVar(&o.idle, "idle", 0, "instead of a load, measure the workers (or relay processes) consuming an empty queue for this long: context switches and CPU")
@@ -131,7 +133,7 @@ func (o options) config(url string, prefetch, workers int) loadtest.BenchConfig 
 		Workers: workers, Quorum: o.quorum, Window: o.window, APILatency: o.latency, FailRate: o.failRate,
 		RateLimitEvery: o.rateLimitEvery, TokenLifetime: o.tokenLife, LogLevel: o.logLevel,
 		Timeout: o.timeout, BrokerOnly: o.brokerOnly, Prefill: o.prefill, NoValidation: o.noValidate, Extra: o.workerEnv,
-		Idle: o.idle, Pad: o.pad,
+		Idle: o.idle, Pad: o.pad, Lightweight: o.lightweight,
 		RelayBinary: o.relayBinary()}
 }
 

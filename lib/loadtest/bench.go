@@ -57,8 +57,13 @@ type BenchConfig struct {
 	Idle time.Duration
 	// Pad adds a field of this many bytes to every input (the actions
 	// ignore it): inputs of a given size, for the memory they take.
-	Pad   int
-	Extra map[string]string
+	Pad int
+	// Lightweight sends every input's body through object storage (a
+	// stand-in served beside the sandbox), and has the workers emit
+	// lightweight messages: both directions of the platform's large-message
+	// path on every message.
+	Lightweight bool
+	Extra       map[string]string
 }
 
 func (c *BenchConfig) defaults() {
@@ -188,9 +193,13 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		}
 	}
 
+	var objects *sandbox.ObjectStore
+	if cfg.Lightweight {
+		objects = sandbox.NewObjectStore(ObjectToken, nil)
+	}
 	sb, err := sandbox.New(sandbox.Options{Clients: map[string]string{ClientID: ClientSecret}, TokenLifetime: cfg.TokenLifetime,
-		NoValidation: cfg.NoValidation,
-		Faults:       sandbox.Faults{Latency: cfg.APILatency, FailRate: cfg.FailRate, RateLimitEvery: cfg.RateLimitEvery}})
+		NoValidation: cfg.NoValidation, Objects: objects,
+		Faults: sandbox.Faults{Latency: cfg.APILatency, FailRate: cfg.FailRate, RateLimitEvery: cfg.RateLimitEvery}})
 	if err != nil {
 		return res, err
 	}
@@ -223,6 +232,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		return res, err
 	}
 	defer pub.Close()
+	pub.Objects = objects
 	col, err := StartCollector(top, cipher, CollectorOptions{})
 	if err != nil {
 		return res, err
@@ -271,6 +281,12 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		extra := map[string]string{"ELASTICIO_PROTOCOL_VERSION": itoa(cfg.ProtocolVersion)}
 		if cfg.LogLevel != "" {
 			extra["LOG_LEVEL"] = cfg.LogLevel
+		}
+		if cfg.Lightweight {
+			extra["ELASTICIO_OBJECT_STORAGE_URI"] = strings.TrimSuffix(base, sandbox.BasePath)
+			extra["ELASTICIO_OBJECT_STORAGE_TOKEN"] = ObjectToken
+			extra["ELASTICIO_EMIT_LIGHTWEIGHT_MESSAGE"] = "true"
+			extra["ELASTICIO_OBJECT_STORAGE_SIZE_THRESHOLD"] = "1"
 		}
 		for k, v := range cfg.Extra {
 			extra[k] = v

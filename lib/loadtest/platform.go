@@ -21,6 +21,7 @@ const (
 	CryptoIV       = "iv=any16_symbols"
 	ClientID       = "loadtest-client"
 	ClientSecret   = "loadtest-client-secret-c0ffee42"
+	ObjectToken    = "loadtest-object-storage-token-9d41"
 	FlowID         = "5559edd38968ec0736000003"
 	StepID         = "step_1"
 )

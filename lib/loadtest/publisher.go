@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fitbitplus/connector/lib/sailor"
+	"github.com/fitbitplus/connector/lib/sandbox"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -21,6 +22,10 @@ type Publisher struct {
 	persistent bool
 	conn       *amqp.Connection
 	ch         *amqp.Channel
+
+	// Objects, when set, keeps every input's body: Publish sends a
+	// lightweight message ({} and the object's id) instead.
+	Objects *sandbox.ObjectStore
 
 	mu      sync.Mutex
 	sent    map[string]time.Time
@@ -59,7 +64,16 @@ func InputHeaders(id string) amqp.Table {
 // 2) and publishes it as input id. It does not wait for the confirm; Confirm
 // does.
 func (p *Publisher) Publish(ctx context.Context, id string, body any, version int) error {
-	plain, err := json.Marshal(map[string]any{"headers": map[string]any{}, "body": body})
+	env := map[string]any{"headers": map[string]any{}, "body": body}
+	if p.Objects != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode input: %w", err)
+		}
+		env = map[string]any{"headers": map[string]any{"x-ipaas-object-storage-id": p.Objects.Put(p.cipher.Encrypt(b))},
+			"body": map[string]any{}}
+	}
+	plain, err := json.Marshal(env)
 	if err != nil {
 		return fmt.Errorf("encode input: %w", err)
 	}
