@@ -650,3 +650,18 @@ func withChannel(url string, f func(*amqp.Channel) error) error {
 	}
 	return f(ch)
 }
+
+// TestClusterBenchSmoke runs the benchmark as `loadbench --cluster` does,
+// small: two workers on different nodes, every queue replicated.
+func TestClusterBenchSmoke(t *testing.T) {
+	c := theCluster(t)
+	r, err := loadtest.Bench(context.Background(), loadtest.BenchConfig{NodeURLs: c.URLs, Replicas: 3,
+		Action: loadtest.ActionFetchPatient, N: 300, Prefetch: 10, Workers: 2, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cluster: %.0f msg/s, p50 %.1f ms, p99 %.1f ms", r.MsgsPerSec, r.P50Ms, r.P99Ms)
+	if r.OK != 300 || r.Lost != 0 || r.Duplicates != 0 || r.Nodes != 3 || r.Replicas != 3 || r.MsgsPerSec <= 0 || r.P99Ms < r.P50Ms {
+		t.Errorf("result %+v", r)
+	}
+}
