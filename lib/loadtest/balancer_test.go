@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -53,8 +54,7 @@ func newBalancer(t *testing.T, urls ...string) *balancer {
 	}
 	b := &balancer{ln: ln, conns: map[*lbConn]bool{}, dialed: map[string]int{}}
 	for _, u := range urls {
-		rest := u[strings.Index(u, "@")+1:]
-		b.backends = append(b.backends, strings.TrimSuffix(rest, "/"))
+		b.backends = append(b.backends, hostPort(t, u))
 	}
 	b.wg.Add(1)
 	go b.accept()
@@ -213,11 +213,20 @@ func (b *balancer) heldPublishes() int {
 	return b.held
 }
 
-// dialedTo is the number of connections made to the backend of url.
-func (b *balancer) dialedTo(url string) int {
+// dialedTo is the number of connections made to the backend of an AMQP URL.
+func (b *balancer) dialedTo(t *testing.T, amqpURL string) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.dialed[strings.TrimSuffix(url[strings.Index(url, "@")+1:], "/")]
+	return b.dialed[hostPort(t, amqpURL)]
+}
+
+func hostPort(t *testing.T, amqpURL string) string {
+	t.Helper()
+	u, err := url.Parse(amqpURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
 }
 
 func (b *balancer) close() {

@@ -212,7 +212,7 @@ func nodeLost(t *testing.T, c loadtest.Cluster, action string, viaBalancer bool,
 		if a.Exited() {
 			t.Errorf("the worker behind the balancer exited; it should have reconnected in process")
 		}
-		if n := bal.dialedTo(c.URLs[other-1]); n < 2 {
+		if n := bal.dialedTo(t, c.URLs[other-1]); n < 2 {
 			t.Errorf("the balancer made %d connections to a live node after the kill, want the read and the write one", n)
 		}
 	} else {
