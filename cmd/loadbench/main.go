@@ -11,11 +11,16 @@
 // for the same AMQP work, with nothing else to do. --prefill
 // publishes all N inputs before launching the worker (or relay) and measures
 // the drain: msg/s from the first output to the last, worker CPU from launch
-// to drained, no latency percentiles (the table shows "–"). The sandbox runs
-// in this process; its CPU, with the collector's, is the "harness CPU" column.
+// to drained, no latency percentiles (the table shows "–"). --cluster runs
+// every setting on the three-node cluster of `scripts/rabbitmq.sh cluster`,
+// the workers spread over its nodes, right after the same run on the one
+// node, every queue a quorum queue in both, and reports their ratios. The
+// sandbox runs in this process; its CPU, with the collector's, is the
+// "harness CPU" column.
 //
 //	go run ./cmd/loadbench --n 5000 --prefetch 1,10 --workers 1 --repeats 3
 //	go run ./cmd/loadbench --prefill --n 5000 --prefetch 1,10,64 --repeats 3
+//	go run ./cmd/loadbench --cluster --workers 1,2,4 --prefetch 10,64 --api-latency 0,50ms
 package main
 
 import (
@@ -60,9 +65,11 @@ type options struct {
 	relayProcess              bool
 	withRelay                 bool
 	lightweight               bool
+	cluster                   bool
 	prefill                   bool
 	noValidate                bool
 	latency, tokenLife        time.Duration
+	latencies                 []time.Duration // of --api-latency; latency is one of them
 	idle                      time.Duration
 	failRate                  float64
 	rateLimitEvery            int
@@ -88,10 +95,22 @@ func parseOptions(args []string, stderr io.Writer) (options, []int, []int, error
 	fs.BoolVar(&o.relayProcess, "relay-process", false, "with --broker-only: run the relay as its own process (its CPU and RSS measured like a worker's)")
 	fs.BoolVar(&o.lightweight, "lightweight", false, "inputs and outputs through object storage (a stand-in beside the sandbox)")
 	fs.BoolVar(&o.withRelay, "with-relay", false, "run the relay process before the worker in every repeat and report their ratios")
+	fs.BoolVar(&o.cluster, "cluster", false, "run every setting on the three-node cluster of scripts/rabbitmq.sh cluster "+
+		"(started unless it runs, stopped after if started), workers spread over its nodes, right after the same run on the "+
+		"one broker; every queue a quorum queue in both; report their ratios")
 	fs.BoolVar(&o.prefill, "prefill", false, "publish all inputs before launching the worker and measure the drain (no latency figures)")
 	fs.DurationVar(&o.idle, "idle", 0, "instead of a load, measure the workers (or relay processes) consuming an empty queue for this long: context switches and CPU")
 	fs.BoolVar(&o.noValidate, "no-validate", false, "the sandbox skips validating requests against swagger.json (frees harness CPU)")
-	fs.DurationVar(&o.latency, "api-latency", 0, "latency the sandbox adds to every API request")
+	fs.Func("api-latency", "latencies the sandbox adds to every API request, comma-separated (one run set each; default 0)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(f))
+			if err != nil || d < 0 {
+				return fmt.Errorf("%q is not a list of durations", v)
+			}
+			o.latencies = append(o.latencies, d)
+		}
+		return nil
+	})
 	fs.Float64Var(&o.failRate, "fail-rate", 0, "fraction of API requests the sandbox answers 503")
 	fs.IntVar(&o.rateLimitEvery, "rate-limit-every", 0, "the sandbox answers every Nth request 429 (0: never)")
 	fs.DurationVar(&o.tokenLife, "token-lifetime", time.Hour, "access token lifetime")
@@ -124,6 +143,13 @@ func parseOptions(args []string, stderr io.Writer) (options, []int, []int, error
 	if o.n <= 0 || o.repeats <= 0 || fs.NArg() > 0 {
 		return o, nil, nil, fmt.Errorf("--n and --repeats must be positive and no arguments may follow the flags")
 	}
+	if o.cluster && (o.withRelay || o.brokerOnly) {
+		return o, nil, nil, fmt.Errorf("--cluster runs the worker; it does not go with --with-relay or --broker-only")
+	}
+	if len(o.latencies) == 0 {
+		o.latencies = []time.Duration{0}
+	}
+	o.latency = o.latencies[0]
 	return o, prefetches, workers, nil
 }
 
@@ -134,7 +160,16 @@ func (o options) config(url string, prefetch, workers int) loadtest.BenchConfig 
 		RateLimitEvery: o.rateLimitEvery, TokenLifetime: o.tokenLife, LogLevel: o.logLevel,
 		Timeout: o.timeout, BrokerOnly: o.brokerOnly, Prefill: o.prefill, NoValidation: o.noValidate, Extra: o.workerEnv,
 		Idle: o.idle, Pad: o.pad, Lightweight: o.lightweight,
-		RelayBinary: o.relayBinary()}
+		RelayBinary: o.relayBinary(), Replicas: o.replicas()}
+}
+
+// replicas: with --cluster every queue is a quorum queue on each of the
+// three nodes (on the one broker, a quorum queue of one).
+func (o options) replicas() int {
+	if o.cluster {
+		return 3
+	}
+	return 0
 }
 
 // relayBinary is this executable when the relay runs as a process.
@@ -173,6 +208,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer stopBroker()
 	}
+	var nodes []string
+	if o.cluster {
+		c, started, err := loadtest.StartCluster()
+		if err != nil {
+			fmt.Fprintf(stderr, "loadbench: %v\n", err)
+			return 1
+		}
+		if started {
+			defer func() {
+				if err := c.Stop(); err != nil {
+					fmt.Fprintf(stderr, "loadbench: %v\n", err)
+				}
+			}()
+		}
+		nodes = c.URLs
+	}
 
 	type setting struct {
 		Median loadtest.BenchResult   `json:"median"`
@@ -180,47 +231,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var all []setting
 	var medians []loadtest.BenchResult
-	var ratios []ratio
+	var ratios, clusterRatios []ratio
 	failed := false
 	for _, w := range workers {
 		for _, p := range prefetches {
-			// With --with-relay each repeat runs the relay process, then the
-			// worker, so that their ratio is taken in one run.
-			configs := []loadtest.BenchConfig{o.config(url, p, w)}
-			if o.withRelay {
-				rc := o.config(url, p, w)
-				rc.BrokerOnly, rc.RelayBinary = true, selfBinary()
-				configs = append([]loadtest.BenchConfig{rc}, configs...)
-			}
-			runs := make([][]loadtest.BenchResult, len(configs))
-			var pairs [][2]loadtest.BenchResult
-			for i := 0; i < o.repeats && ctx.Err() == nil; i++ {
-				var got []loadtest.BenchResult
-				for k, cfg := range configs {
-					r, err := loadtest.Bench(ctx, cfg)
-					if err != nil {
-						fmt.Fprintf(stderr, "loadbench: run %s prefetch=%d workers=%d #%d: %v\n", cfg.Action, p, w, i+1, err)
-						failed = true
+			for _, lat := range o.latencies {
+				o := o
+				o.latency = lat
+				// With --with-relay each repeat runs the relay process, then the
+				// worker, so that their ratio is taken in one run; with --cluster
+				// the one broker, then the cluster.
+				configs := []loadtest.BenchConfig{o.config(url, p, w)}
+				if o.withRelay {
+					rc := o.config(url, p, w)
+					rc.BrokerOnly, rc.RelayBinary = true, selfBinary()
+					configs = append([]loadtest.BenchConfig{rc}, configs...)
+				}
+				if o.cluster {
+					cc := o.config("", p, w)
+					cc.NodeURLs = nodes
+					configs = append(configs, cc)
+				}
+				runs, pairs, bad := repeatRuns(ctx, configs, o.repeats, stderr)
+				failed = failed || bad
+				for _, rs := range runs {
+					if len(rs) == 0 {
 						continue
 					}
-					logRun(stderr, r, i+1)
-					runs[k] = append(runs[k], r)
-					got = append(got, r)
+					m := loadtest.Median(rs)
+					medians = append(medians, m)
+					all = append(all, setting{Median: m, Runs: rs})
 				}
-				if o.withRelay && len(got) == 2 {
-					pairs = append(pairs, [2]loadtest.BenchResult{got[0], got[1]})
+				switch {
+				case len(pairs) > 0 && o.cluster:
+					clusterRatios = append(clusterRatios, pairRatio(pairs))
+				case len(pairs) > 0:
+					ratios = append(ratios, pairRatio(pairs))
 				}
-			}
-			for _, rs := range runs {
-				if len(rs) == 0 {
-					continue
-				}
-				m := loadtest.Median(rs)
-				medians = append(medians, m)
-				all = append(all, setting{Median: m, Runs: rs})
-			}
-			if len(pairs) > 0 {
-				ratios = append(ratios, pairRatio(pairs))
 			}
 		}
 	}
@@ -229,6 +276,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	writeRatios(stdout, ratios)
+	writeClusterRatios(stdout, clusterRatios)
 	if o.jsonFile != "" {
 		b, _ := json.MarshalIndent(all, "", "  ")
 		if err := os.WriteFile(o.jsonFile, append(b, '\n'), 0o644); err != nil {
@@ -247,22 +295,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// repeatRuns runs configs one after the other, repeats times, and returns
+// each config's runs and, of two configs, the pairs taken in one repeat.
+func repeatRuns(ctx context.Context, configs []loadtest.BenchConfig, repeats int, stderr io.Writer) (
+	runs [][]loadtest.BenchResult, pairs [][2]loadtest.BenchResult, failed bool) {
+	runs = make([][]loadtest.BenchResult, len(configs))
+	for i := 0; i < repeats && ctx.Err() == nil; i++ {
+		var got []loadtest.BenchResult
+		for k, cfg := range configs {
+			r, err := loadtest.Bench(ctx, cfg)
+			if err != nil {
+				fmt.Fprintf(stderr, "loadbench: run %s prefetch=%d workers=%d #%d: %v\n", cfg.Action, cfg.Prefetch, cfg.Workers, i+1, err)
+				failed = true
+				continue
+			}
+			logRun(stderr, r, i+1)
+			runs[k] = append(runs[k], r)
+			got = append(got, r)
+		}
+		if len(configs) == 2 && len(got) == 2 {
+			pairs = append(pairs, [2]loadtest.BenchResult{got[0], got[1]})
+		}
+	}
+	return runs, pairs, failed
+}
+
 func logRun(w io.Writer, r loadtest.BenchResult, i int) {
 	if r.Load == "idle" {
 		fmt.Fprintf(w, "run idle %s prefetch=%d workers=%d #%d: %d context switches, %.0f ms CPU in %.1f s\n",
 			r.Action, r.Prefetch, r.Workers, i, r.IdleContextSwitches, r.IdleCPUMs, r.IdleSeconds)
 		return
 	}
-	fmt.Fprintf(w, "run %s %s prefetch=%d workers=%d #%d: %.0f msg/s ok=%d lost=%d dup=%d p50=%.1fms rss=%.1fMB cpu=%.3fms/msg harness=%.3fms/msg first=%.0fms\n",
-		r.Load, r.Action, r.Prefetch, r.Workers, i, r.MsgsPerSec, r.OK, r.Lost, r.Duplicates, r.P50Ms, r.PeakRSSMB, r.CPUMsPerMsg, r.HarnessCPUMs, r.FirstOutputMs)
+	fmt.Fprintf(w, "run %s %s prefetch=%d workers=%d nodes=%d latency=%.0fms #%d: %.0f msg/s ok=%d lost=%d dup=%d p50=%.1fms rss=%.1fMB cpu=%.3fms/msg harness=%.3fms/msg first=%.0fms\n",
+		r.Load, r.Action, r.Prefetch, r.Workers, r.Nodes, r.APILatencyMs, i, r.MsgsPerSec, r.OK, r.Lost, r.Duplicates, r.P50Ms, r.PeakRSSMB, r.CPUMsPerMsg, r.HarnessCPUMs, r.FirstOutputMs)
 }
 
 // ratio is the worker against the relay process of one setting: the
 // medians of the ratios of runs taken one after the other.
 type ratio struct {
-	setting                loadtest.BenchResult
-	pairs                  int
-	rate, cpu, p50, idleCS float64
+	setting                     loadtest.BenchResult
+	pairs                       int
+	rate, cpu, p50, p99, idleCS float64
 }
 
 func pairRatio(pairs [][2]loadtest.BenchResult) ratio {
@@ -283,6 +356,7 @@ func pairRatio(pairs [][2]loadtest.BenchResult) ratio {
 		rate: med(func(r, w loadtest.BenchResult) float64 { return div(w.MsgsPerSec, r.MsgsPerSec) }),
 		cpu:  med(func(r, w loadtest.BenchResult) float64 { return div(w.CPUMsPerMsg, r.CPUMsPerMsg) }),
 		p50:  med(func(r, w loadtest.BenchResult) float64 { return div(w.P50Ms, r.P50Ms) }),
+		p99:  med(func(r, w loadtest.BenchResult) float64 { return div(w.P99Ms, r.P99Ms) }),
 		idleCS: med(func(r, w loadtest.BenchResult) float64 {
 			return div(float64(w.IdleContextSwitches), float64(r.IdleContextSwitches))
 		}),
@@ -299,6 +373,20 @@ func writeRatios(w io.Writer, rs []ratio) {
 		s := r.setting
 		fmt.Fprintf(w, "| %s %s, prefetch %d, %d worker(s), API latency %.0f ms | %d | %.2f | %.2f | %.2f | %.2f |\n",
 			s.Action, s.Load, s.Prefetch, s.Workers, s.APILatencyMs, r.pairs, r.rate, r.cpu, r.p50, r.idleCS)
+	}
+}
+
+// writeClusterRatios writes the cluster against the one broker, per setting.
+func writeClusterRatios(w io.Writer, rs []ratio) {
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\n| cluster / one node | pairs | msg/s | p50 | p99 | CPU ms/msg |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
+	for _, r := range rs {
+		s := r.setting
+		fmt.Fprintf(w, "| %s %s, prefetch %d, %d worker(s), API latency %.0f ms | %d | %.2f | %.2f | %.2f | %.2f |\n",
+			s.Action, s.Load, s.Prefetch, s.Workers, s.APILatencyMs, r.pairs, r.rate, r.p50, r.p99, r.cpu)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestInts(t *testing.T) {
@@ -75,5 +76,30 @@ func TestRunHelpExitsZero(t *testing.T) {
 	var stderr strings.Builder
 	if code := run(context.Background(), []string{"-h"}, io.Discard, &stderr); code != 0 || !strings.Contains(stderr.String(), "-prefill") {
 		t.Errorf("help: exit %d, usage %q", code, stderr.String())
+	}
+}
+
+func TestParseOptionsCluster(t *testing.T) {
+	o, _, _, err := parseOptions([]string{"--cluster", "--api-latency", "0, 50ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.latencies, []time.Duration{0, 50 * time.Millisecond}) {
+		t.Errorf("latencies %v", o.latencies)
+	}
+	if cfg := o.config("", 10, 2); cfg.Replicas != 3 || cfg.APILatency != 0 || cfg.AMQPURL != "" {
+		t.Errorf("cluster config %+v", cfg)
+	}
+	o, _, _, err = parseOptions([]string{"--api-latency", "20ms"}, io.Discard)
+	if err != nil || !slices.Equal(o.latencies, []time.Duration{20 * time.Millisecond}) {
+		t.Errorf("one latency: %v, %v", o.latencies, err)
+	}
+	if cfg := o.config("u", 1, 1); cfg.Replicas != 0 || cfg.APILatency != 20*time.Millisecond {
+		t.Errorf("config without --cluster %+v", cfg)
+	}
+	for _, bad := range [][]string{{"--cluster", "--with-relay"}, {"--cluster", "--broker-only"}, {"--api-latency", "fast"}, {"--api-latency", "-1s"}} {
+		if _, _, _, err := parseOptions(bad, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }

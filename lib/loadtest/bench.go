@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +28,14 @@ const (
 
 // BenchConfig is one benchmark run.
 type BenchConfig struct {
-	AMQPURL         string
+	AMQPURL string // the broker the topology is declared through and the harness uses
+	// NodeURLs are a cluster's nodes: worker (or relay process) i connects
+	// to NodeURLs[i mod len]; AMQPURL defaults to NodeURLs[0]. Empty: every
+	// worker connects to AMQPURL.
+	NodeURLs []string
+	// Replicas > 0 makes every queue a quorum queue with this many members
+	// (TopologyOptions.Replicas).
+	Replicas        int
 	Binary          string // the connector binary; "" builds it
 	Action          string // ActionFetchPatient (default) or ActionCreateMetric
 	N               int    // inputs in the measured stream (default 1000)
@@ -67,6 +75,9 @@ type BenchConfig struct {
 }
 
 func (c *BenchConfig) defaults() {
+	if c.AMQPURL == "" && len(c.NodeURLs) > 0 {
+		c.AMQPURL = c.NodeURLs[0]
+	}
 	if c.AMQPURL == "" {
 		c.AMQPURL = AMQPURL()
 	}
@@ -97,8 +108,10 @@ type BenchResult struct {
 	Prefetch      int     `json:"prefetch"`
 	Workers       int     `json:"workers"`
 	Quorum        bool    `json:"quorum"`
-	Load          string  `json:"load"`             // "window" (the stream) or "prefill" (the drain)
-	Window        int     `json:"window,omitempty"` // inputs outstanding at once, window load only
+	Replicas      int     `json:"replicas,omitempty"` // every queue a quorum queue with this many members
+	Nodes         int     `json:"nodes"`              // broker nodes the workers connect to
+	Load          string  `json:"load"`               // "window" (the stream) or "prefill" (the drain)
+	Window        int     `json:"window,omitempty"`   // inputs outstanding at once, window load only
 	APILatencyMs  float64 `json:"apiLatencyMs"`
 	FailRate      float64 `json:"failRate"`
 	Tally                 // ok, errors, lost, duplicates, deadLettered
@@ -179,7 +192,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	res := BenchResult{Mode: "connector", Action: cfg.Action, N: cfg.N, Prefetch: cfg.Prefetch, Workers: cfg.Workers,
-		Quorum: cfg.Quorum, Load: "window", Window: cfg.Window, APILatencyMs: ms(cfg.APILatency), FailRate: cfg.FailRate}
+		Quorum: cfg.Quorum, Replicas: cfg.Replicas, Nodes: max(len(cfg.NodeURLs), 1), Load: "window", Window: cfg.Window, APILatencyMs: ms(cfg.APILatency), FailRate: cfg.FailRate}
 	if cfg.Prefill {
 		res.Load, res.Window = "prefill", 0
 	}
@@ -218,7 +231,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	platform := NewPlatform(StepConfig(base))
 	defer platform.Close()
 
-	top, err := DeclareTopology(cfg.AMQPURL, TopologyOptions{Quorum: cfg.Quorum})
+	top, err := DeclareTopology(cfg.AMQPURL, TopologyOptions{Quorum: cfg.Quorum, Replicas: cfg.Replicas})
 	if err != nil {
 		return res, err
 	}
@@ -306,7 +319,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 			harness0 = selfCPU()
 		}
 		for i := 0; i < cfg.Workers; i++ {
-			w, err := StartWorker(bin, env, args...)
+			w, err := StartWorker(bin, onNode(env, cfg.NodeURLs, i), args...)
 			if err != nil {
 				return res, err
 			}
@@ -407,6 +420,21 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	st := sb.Stats()
 	res.APIRequests, res.Injected5xx, res.Injected429, res.TokenGrants = st.Requests, st.Injected5xx, st.Injected429, st.TokenExchanges
 	return res, err
+}
+
+// onNode is the environment of worker (or relay process) i: env with its
+// broker URL set to nodes[i mod len(nodes)]; env itself without nodes.
+func onNode(env map[string]string, nodes []string, i int) map[string]string {
+	if len(nodes) == 0 {
+		return env
+	}
+	out := maps.Clone(env)
+	key := "ELASTICIO_AMQP_URI"
+	if _, relay := env["LOADBENCH_AMQP_URL"]; relay {
+		key = "LOADBENCH_AMQP_URL"
+	}
+	out[key] = nodes[i%len(nodes)]
+	return out
 }
 
 // idle measures workers consuming an empty queue: once they are ready and

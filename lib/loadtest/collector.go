@@ -22,6 +22,9 @@ type Record struct {
 	// the worker published it.
 	FirstEnd      time.Time
 	ErrorMessages []string // the decrypted error events' messages
+	// Containers are the containerId headers of the data and error events,
+	// in the order they came: which worker published each.
+	Containers []string
 }
 
 // Outcome names a settled record: "data", "error", "dead", or "" while none.
@@ -233,6 +236,9 @@ func (c *Collector) record(queue string, d amqp.Delivery) {
 			c.rawErrors = append(c.rawErrors, body)
 		}
 	}
+	if queue != c.top.DeadQueue {
+		r.Containers = append(r.Containers, header(d.Headers, "containerId"))
+	}
 	if queue != c.top.DeadQueue && r.FirstAt.IsZero() {
 		r.FirstAt = now
 		if ms, ok := d.Headers["end"].(int64); ok {
@@ -291,6 +297,7 @@ func (c *Collector) Record(id string) Record {
 	if r := c.records[id]; r != nil {
 		out := *r
 		out.ErrorMessages = append([]string(nil), r.ErrorMessages...)
+		out.Containers = append([]string(nil), r.Containers...)
 		return out
 	}
 	return Record{}

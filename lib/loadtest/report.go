@@ -81,7 +81,10 @@ func WriteTable(w io.Writer, results []BenchResult) error {
 	b.WriteString("|---|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range loads {
 		queue := "classic"
-		if r.Quorum {
+		switch {
+		case r.Replicas > 0:
+			queue = fmt.Sprintf("all quorum, %d node(s)", r.Nodes)
+		case r.Quorum:
 			queue = "quorum"
 		}
 		load := r.Load

@@ -79,3 +79,19 @@ func TestMedianOfHarnessCPU(t *testing.T) {
 		t.Errorf("harness CPU median %v", m.HarnessCPUMs)
 	}
 }
+
+func TestOnNodeSpreadsWorkers(t *testing.T) {
+	env := map[string]string{"ELASTICIO_AMQP_URI": "one", "X": "x"}
+	nodes := []string{"n1", "n2", "n3"}
+	for i, want := range []string{"n1", "n2", "n3", "n1"} {
+		if got := onNode(env, nodes, i); got["ELASTICIO_AMQP_URI"] != want || got["X"] != "x" {
+			t.Errorf("worker %d: %v, want %s", i, got, want)
+		}
+	}
+	if env["ELASTICIO_AMQP_URI"] != "one" || onNode(env, nil, 1)["ELASTICIO_AMQP_URI"] != "one" {
+		t.Error("onNode changed the environment, or moved a worker without nodes")
+	}
+	if got := onNode(map[string]string{"LOADBENCH_AMQP_URL": "one"}, nodes, 1); got["LOADBENCH_AMQP_URL"] != "n2" || got["ELASTICIO_AMQP_URI"] != "" {
+		t.Errorf("relay process: %v", got)
+	}
+}

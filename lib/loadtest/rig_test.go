@@ -37,6 +37,7 @@ type rig struct {
 
 type rigOptions struct {
 	url        string
+	clientURL  string // the publisher, collector and inspections connect here (default url, declared through)
 	sandbox    sandbox.Options
 	wrap       func(http.Handler) http.Handler // serves the sandbox through this when set
 	topology   loadtest.TopologyOptions
@@ -81,6 +82,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if r.top, err = loadtest.DeclareTopology(o.url, o.topology); err != nil {
 		t.Fatalf("broker at %s: %v (start one with scripts/rabbitmq.sh start)", o.url, err)
 	}
+	if o.clientURL != "" {
+		r.top.URL = o.clientURL
+	}
 	t.Cleanup(func() { _ = r.top.Delete() })
 	if r.cipher, err = sailor.NewCipher(loadtest.CryptoPassword, loadtest.CryptoIV); err != nil {
 		t.Fatal(err)
@@ -117,12 +121,19 @@ func (r *rig) collect() {
 // confirms.
 func (r *rig) publish(prefix string, n int) []string {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return r.publishInputs(prefix, n, r.input)
+}
+
+// publishInputs publishes input(i) as prefix-i, for i < n, and waits for the
+// confirms.
+func (r *rig) publishInputs(prefix string, n int, input func(int) any) []string {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%s-%04d", prefix, i)
-		if err := r.pub.Publish(ctx, ids[i], r.input(i), 1); err != nil {
+		if err := r.pub.Publish(ctx, ids[i], input(i), 1); err != nil {
 			r.t.Fatal(err)
 		}
 	}
@@ -283,6 +294,7 @@ type supervisor struct {
 	mu       sync.Mutex
 	current  *loadtest.Worker
 	restarts int
+	exits    []int // the exit codes of the workers it replaced
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -309,8 +321,14 @@ func (s *supervisor) waitOutput(t *testing.T, timeout time.Duration, lines ...st
 }
 
 func (r *rig) supervise(env map[string]string) *supervisor {
+	return r.superviseWith(func(int) map[string]string { return env })
+}
+
+// superviseWith is supervise with the environment of each start: env(0)
+// first, env(n) at the nth restart.
+func (r *rig) superviseWith(env func(restart int) map[string]string) *supervisor {
 	s := &supervisor{stop: make(chan struct{}), done: make(chan struct{})}
-	s.current = r.start(env)
+	s.current = r.start(env(0))
 	go func() {
 		defer close(s.done)
 		for {
@@ -325,12 +343,16 @@ func (r *rig) supervise(env map[string]string) *supervisor {
 			if !w.Exited() {
 				continue
 			}
-			nw, err := loadtest.StartWorker(r.bin, env)
+			s.mu.Lock()
+			n := s.restarts + 1
+			s.mu.Unlock()
+			nw, err := loadtest.StartWorker(r.bin, env(n))
 			if err != nil {
 				continue
 			}
+			code, _ := w.Wait(time.Second) // it has exited: at once
 			s.mu.Lock()
-			s.current, s.restarts = nw, s.restarts+1
+			s.current, s.restarts, s.exits = nw, n, append(s.exits, code)
 			s.mu.Unlock()
 		}
 	}()

@@ -36,6 +36,12 @@ type TopologyOptions struct {
 	// Quorum makes the input queue a quorum queue (the platform's choice on a
 	// cluster); the other queues stay classic.
 	Quorum bool
+	// Replicas > 0 makes every queue a quorum queue, as on a cluster: the
+	// input, the next step's (data, errors, rebound, snapshot, reply) and the
+	// dead letters, each with this many members (x-quorum-initial-group-size;
+	// the broker caps it at the cluster's size) and its leader on the node
+	// declared through (x-queue-leader-locator client-local).
+	Replicas int
 	// DataMaxLength > 0 bounds the data queue with overflow reject-publish,
 	// as the platform's flow control does: a full queue nacks publishes.
 	DataMaxLength int
@@ -57,6 +63,7 @@ type Topology struct {
 	DataKey, ErrorKey, ReboundKey, SnapshotKey, ReplyKey                      string
 	DataQueue, ErrorQueue, ReboundQueue, SnapshotQueue, ReplyQueue, DeadQueue string
 	quorum                                                                    bool
+	replicas                                                                  int
 }
 
 // UniqueName is prefix plus 8 random hex digits.
@@ -80,6 +87,7 @@ func DeclareTopology(url string, o TopologyOptions) (*Topology, error) {
 		ReplyKey:  n + ":reply_routing_key",
 		DataQueue: n + ":data", ErrorQueue: n + ":errors", ReboundQueue: n + ":rebound",
 		SnapshotQueue: n + ":snapshot", ReplyQueue: n + ":reply", DeadQueue: n + ":dead", quorum: o.Quorum,
+		replicas: o.Replicas,
 	}
 	conn, err := amqp.Dial(url)
 	if err != nil {
@@ -105,12 +113,13 @@ func (t *Topology) declare(ch *amqp.Channel, o TopologyOptions) error {
 	if err := ch.ExchangeDeclare(t.DLX, "fanout", true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare dead-letter exchange: %w", err)
 	}
-	data := amqp.Table{}
+	data := t.quorumArgs(amqp.Table{})
 	if o.DataMaxLength > 0 {
 		data["x-max-length"] = int64(o.DataMaxLength)
 		data["x-overflow"] = "reject-publish"
 	}
-	rebound := amqp.Table{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": t.Input}
+	rebound := t.quorumArgs(amqp.Table{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": t.Input})
+	other := func() amqp.Table { return t.quorumArgs(amqp.Table{}) }
 	queues := []struct {
 		name, key string
 		args      amqp.Table
@@ -118,11 +127,11 @@ func (t *Topology) declare(ch *amqp.Channel, o TopologyOptions) error {
 	}{
 		{t.Input, "", t.inputArgs(), ""},
 		{t.DataQueue, t.DataKey, data, t.Exchange},
-		{t.ErrorQueue, t.ErrorKey, nil, t.Exchange},
+		{t.ErrorQueue, t.ErrorKey, other(), t.Exchange},
 		{t.ReboundQueue, t.ReboundKey, rebound, t.Exchange},
-		{t.SnapshotQueue, t.SnapshotKey, nil, t.Exchange},
-		{t.ReplyQueue, t.ReplyKey, nil, t.Exchange},
-		{t.DeadQueue, "", nil, t.DLX},
+		{t.SnapshotQueue, t.SnapshotKey, other(), t.Exchange},
+		{t.ReplyQueue, t.ReplyKey, other(), t.Exchange},
+		{t.DeadQueue, "", other(), t.DLX},
 	}
 	for _, q := range queues {
 		if _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args); err != nil {
@@ -139,11 +148,27 @@ func (t *Topology) declare(ch *amqp.Channel, o TopologyOptions) error {
 
 // inputArgs are the arguments of the input queue.
 func (t *Topology) inputArgs() amqp.Table {
-	args := amqp.Table{"x-dead-letter-exchange": t.DLX}
+	args := t.quorumArgs(amqp.Table{"x-dead-letter-exchange": t.DLX})
 	if t.quorum {
 		args["x-queue-type"] = "quorum"
 	}
 	return args
+}
+
+// quorumArgs adds to args what makes a queue a replicated quorum queue
+// (TopologyOptions.Replicas); without replicas it returns args as they are.
+func (t *Topology) quorumArgs(args amqp.Table) amqp.Table {
+	if t.replicas > 0 {
+		args["x-queue-type"] = "quorum"
+		args["x-quorum-initial-group-size"] = int64(t.replicas)
+		args["x-queue-leader-locator"] = "client-local"
+	}
+	return args
+}
+
+// Queues are the names of every queue of the topology, the input first.
+func (t *Topology) Queues() []string {
+	return []string{t.Input, t.DataQueue, t.ErrorQueue, t.ReboundQueue, t.SnapshotQueue, t.ReplyQueue, t.DeadQueue}
 }
 
 // DeleteInput deletes the input queue (a step whose queue is gone).
@@ -221,7 +246,7 @@ func (t *Topology) Delete() error {
 func (t *Topology) delete() error {
 	return t.with(func(ch *amqp.Channel) error {
 		var errs []error
-		for _, q := range []string{t.Input, t.DataQueue, t.ErrorQueue, t.ReboundQueue, t.SnapshotQueue, t.ReplyQueue, t.DeadQueue} {
+		for _, q := range t.Queues() {
 			if _, err := ch.QueueDelete(q, false, false, false); err != nil {
 				errs = append(errs, err)
 			}
