@@ -538,21 +538,16 @@ func listMetrics(t *testing.T, sb *sandbox.Sandbox) map[int64]int {
 	return counts
 }
 
-// TestClusterPublishDuringFailover shows a stall that the tests above step
-// around (run it with LOADTEST_KNOWN_ISSUES=1). A worker reconnects while a
-// quorum queue it publishes to has no leader yet: on RabbitMQ 3.10 its new
-// channel's first publish to that queue is nacked, and so is every later
-// one on that channel, until the lost leader's node returns, although the
-// queue has elected a new leader and a fresh channel publishes to it. The
-// worker retries on the same channel, so it stalls with its inputs held
-// until then. Here the input queue is a classic queue on node 2, unaffected;
+// TestClusterPublishDuringFailover: a worker reconnects while a quorum
+// queue it publishes to has no leader yet. On RabbitMQ 3.10 that channel's
+// first publish to the queue is nacked, and so is every later one on it,
+// until the lost leader's node returns, although the queue has elected a new
+// leader and a fresh channel publishes to it: the worker retries a nacked
+// publish on a fresh channel, so it publishes again. Here the input queue is a classic queue on node 2, unaffected;
 // the data queue is led from node 1 and loses its majority when nodes 3 and
 // 1 are killed; node 3 comes back, the data queue elects a leader, and the
 // worker should publish again.
 func TestClusterPublishDuringFailover(t *testing.T) {
-	if os.Getenv("LOADTEST_KNOWN_ISSUES") != "1" {
-		t.Skip("a known stall of the worker on RabbitMQ 3.10 (see the comment); LOADTEST_KNOWN_ISSUES=1 runs it")
-	}
 	c := theCluster(t)
 	r := newRig(t, rigOptions{url: c.URLs[1], noCollect: true,
 		sandbox: sandbox.Options{Faults: sandbox.Faults{Latency: 20 * time.Millisecond}}})

@@ -77,19 +77,27 @@ func (l *link) openWrite(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		ch, err := conn.Channel()
-		if err == nil {
-			err = ch.Confirm(false)
-		}
-		if err != nil {
+		if err := l.openPublishChannel(conn); err != nil {
 			_ = conn.Close()
-			return fmt.Errorf("open publish channel: %w", err)
+			return err
 		}
 		l.writeConn = conn
-		l.writeLost = ch.NotifyClose(make(chan *amqp.Error, 1))
-		l.pub.use(ch, conn.Config.FrameSize)
 		return nil
 	})
+}
+
+// openPublishChannel opens a confirm channel on conn for the publisher.
+func (l *link) openPublishChannel(conn *amqp.Connection) error {
+	ch, err := conn.Channel()
+	if err == nil {
+		err = ch.Confirm(false)
+	}
+	if err != nil {
+		return fmt.Errorf("open publish channel: %w", err)
+	}
+	l.writeLost = ch.NotifyClose(make(chan *amqp.Error, 1))
+	l.pub.use(ch, conn.Config.FrameSize)
+	return nil
 }
 
 // consume opens the consumer channel on the read connection (prefetch,
@@ -157,8 +165,16 @@ func (l *link) serve(ctx context.Context) error {
 
 // restoreWrite reopens the write side after its channel closed with err.
 func (l *link) restoreWrite(ctx context.Context, err *amqp.Error) error {
-	l.w.log.Warn("write connection lost; reconnecting", "err", err)
 	l.pub.use(nil, 0)
+	if err == nil && !l.writeConn.IsClosed() {
+		// The publisher retired the channel after a nack: a fresh one on
+		// the same connection.
+		l.w.log.Debug("reopening the publish channel")
+		if oErr := l.openPublishChannel(l.writeConn); oErr == nil {
+			return nil
+		}
+	}
+	l.w.log.Warn("write connection lost; reconnecting", "err", err)
 	_ = l.writeConn.Close()
 	if err := l.openWrite(ctx); err != nil {
 		return err

@@ -144,9 +144,26 @@ func (p *amqpPublisher) publishOnce(ctx context.Context, key string, msg amqp.Pu
 	case !acked && ch.IsClosed():
 		return fmt.Errorf("the channel closed before the broker confirmed the message: %w", amqp.ErrClosed)
 	case !acked:
+		// A quorum queue can nack every publish of a channel opened while
+		// it had no leader, even once it has one (RabbitMQ 3.10): retry on a
+		// fresh channel, which the link opens when this one closes.
+		p.retire(ch)
 		return errNacked
 	}
 	return nil
+}
+
+// retire closes ch, unless it has been replaced already.
+func (p *amqpPublisher) retire(ch *amqp.Channel) {
+	p.mu.Lock()
+	current := p.ch == ch
+	if current {
+		p.ch = nil
+	}
+	p.mu.Unlock()
+	if current {
+		_ = ch.Close()
+	}
 }
 
 // publishable refuses what the AMQP client cannot encode or the broker
